@@ -1,0 +1,60 @@
+"""Build script for dx7live's native engine (dx7live._engine).
+
+Environment switches (all optional):
+  DX7LIVE_NATIVE_ARCH=1   add -march=native (faster on the build machine, not portable)
+  DX7LIVE_SANITIZE=1      build with AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g);
+                          run the tests with LD_PRELOAD=$(g++ -print-file-name=libasan.so)
+  DX7LIVE_DEBUG=1         -O0 -g
+"""
+import glob
+import os
+import shutil
+import sys
+
+from pybind11.setup_helpers import Pybind11Extension, build_ext
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+compile_args = ["-O3", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+link_args = []
+if _flag("DX7LIVE_NATIVE_ARCH"):
+    compile_args.append("-march=native")
+if _flag("DX7LIVE_DEBUG"):
+    compile_args = [a for a in compile_args if not a.startswith("-O")] + ["-O0", "-g"]
+if _flag("DX7LIVE_SANITIZE"):
+    compile_args = [a for a in compile_args if not a.startswith("-O")]
+    compile_args += ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                     "-fno-sanitize-recover=undefined"]
+    link_args += ["-fsanitize=address,undefined"]
+
+sources = sorted(glob.glob(os.path.join("native", "**", "*.cpp"), recursive=True))
+
+ext = Pybind11Extension(
+    "dx7live._engine",
+    sources,
+    include_dirs=["native"],
+    cxx_std=17,
+    extra_compile_args=compile_args,
+    extra_link_args=link_args + ["-pthread"],
+)
+
+
+class build_py_with_patches(build_py):
+    """Ship the built-in banks (patches/*.syx) inside the package as dx7live/_patches/."""
+
+    def run(self):
+        super().run()
+        dest = os.path.join(self.build_lib, "dx7live", "_patches")
+        os.makedirs(dest, exist_ok=True)
+        for syx in sorted(glob.glob(os.path.join(HERE, "patches", "*.syx"))):
+            shutil.copy2(syx, dest)
+
+
+setup(ext_modules=[ext], cmdclass={"build_ext": build_ext, "build_py": build_py_with_patches})
