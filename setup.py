@@ -34,16 +34,30 @@ if _flag("DX7LIVE_SANITIZE"):
                      "-fno-sanitize-recover=undefined"]
     link_args += ["-fsanitize=address,undefined"]
 
-sources = sorted(glob.glob(os.path.join("native", "**", "*.cpp"), recursive=True))
+# The engine: every .cpp directly in native/ (bindings.cpp is the pybind11 module _engine).
+engine_sources = sorted(glob.glob(os.path.join("native", "*.cpp")))
+engine_core = [s for s in engine_sources if os.path.basename(s) != "bindings.cpp"]
+# The live host (native/live/): a second module, _live, with the PortAudio callback and MIDI queue.
+# It compiles the engine core in too, so each module is self-contained.
+live_sources = sorted(glob.glob(os.path.join("native", "live", "*.cpp")))
 
-ext = Pybind11Extension(
-    "dx7live._engine",
-    sources,
-    include_dirs=["native"],
-    cxx_std=17,
-    extra_compile_args=compile_args,
-    extra_link_args=link_args + ["-pthread"],
-)
+
+def _extension(name, sources):
+    return Pybind11Extension(
+        name,
+        sources,
+        include_dirs=["native"],
+        cxx_std=17,
+        extra_compile_args=compile_args,
+        extra_link_args=link_args + ["-pthread"],
+    )
+
+
+ext_modules = []
+if engine_sources:
+    ext_modules.append(_extension("dx7live._engine", engine_sources))
+if live_sources:
+    ext_modules.append(_extension("dx7live._live", live_sources + engine_core))
 
 
 class build_py_with_patches(build_py):
@@ -57,4 +71,4 @@ class build_py_with_patches(build_py):
             shutil.copy2(syx, dest)
 
 
-setup(ext_modules=[ext], cmdclass={"build_ext": build_ext, "build_py": build_py_with_patches})
+setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext, "build_py": build_py_with_patches})
