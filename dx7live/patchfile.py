@@ -373,7 +373,10 @@ def _find_parts(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
         if part is not None:
             return [part], part.kind if part.kind == "raw-vced" else (
                 "raw-bank" if len(buf) == 4096 else "raw-packed")
-    if scan.kinds and (starts_sysex or _sysex_share(buf) > 0.5):
+    # Which reason fits best: sysex of another kind, or headerless data that is not voices?
+    headerless_size = len(buf) % PACKED_SIZE == 0 or len(buf) % VCED_SIZE == 0
+    share = _sysex_share(buf) if scan.kinds and not starts_sysex else 0.0
+    if scan.kinds and (starts_sysex or share > 0.9 or (not headerless_size and share > 0.5)):
         only = " only (no voice dump)" if set(scan.kinds) == {"Yamaha parameter change"} else ""
         raise PatchError(label, "not DX7 voice data: " + _kinds_text(scan.kinds) + only)
     raise PatchError(label, _unrecognised_reason(buf))
