@@ -610,3 +610,23 @@ def __getattr__(name: str) -> object:
     if name == "INIT_VOICE":  # a fresh copy each time: voices are mutable
         return Voice.init()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _build_labels() -> list[str]:
+    """Readable label of each VCED parameter for messages ("output level of OP3")."""
+    op_words = {"r1": "EG rate R1", "r2": "EG rate R2", "r3": "EG rate R3", "r4": "EG rate R4",
+                "l1": "EG level L1", "l2": "EG level L2", "l3": "EG level L3", "l4": "EG level L4",
+                "mode": "oscillator mode", "coarse": "frequency coarse", "fine": "frequency fine"}
+    labels = []
+    for n in range(6, 0, -1):
+        for pname, _ in OP_PARAMS:
+            labels.append(f"{op_words.get(pname, pname.replace('_', ' '))} of OP{n}")
+    for pname, _ in GLOBAL_PARAMS:
+        labels.append(pname.replace("pitch_eg_r", "pitch EG rate R").replace("pitch_eg_l", "pitch EG level L")
+                      .replace("lfo_", "LFO ").replace("osc_", "oscillator ").replace("_", " "))
+    labels += [f"name character {i + 1}" for i in range(NAME_LENGTH)]
+    return labels
+
+
+#: Readable label of each of the 155 VCED parameters, for warnings.
+PARAM_LABELS = _build_labels()
