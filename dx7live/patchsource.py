@@ -34,7 +34,9 @@ class Patches(NamedTuple):
 def _bank_sources(bank: Any, n: int, label: str) -> list[str]:
     src = getattr(bank, "sources", None)
     if src is not None and len(src) == n:
-        return [str(s) for s in src]
+        if all(hasattr(src, a) for a in ("files", "file_idx", "position")):  # patchfile's array form
+            return [f"{src.files[f]}#{p}" for f, p in zip(src.file_idx.tolist(), src.position.tolist())]
+        return [f"{s.file}#{s.position}" if hasattr(s, "file") else str(s) for s in src]
     return [f"{label}#{i + 1}" for i in range(n)]
 
 
