@@ -68,7 +68,7 @@ class DX7Dataset(Dataset):
             a ``Bank``, a list of ``Voice``, or a uint8[N, 155] array.
         notes: MIDI notes (0..127), a range or a list. Default: 21..108 (NSynth).
         velocities: MIDI velocities (1..127). Default: 25, 50, 75, 100, 127 (NSynth).
-        sample_rate: output rate in Hz, honoured exactly (any rate from 1 kHz to 384 kHz).
+        sample_rate: output rate in Hz, honoured exactly (any rate from 8 kHz to 192 kHz).
         duration: item length in seconds; note_duration: seconds until note-off.
         patch_filter: None, "all_ratio", "all_fixed", "audible", a callable(Voice) -> bool, or a
             list of these (all must accept).

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
-MIN_SAMPLE_RATE = 1000.0
-MAX_SAMPLE_RATE = 384000.0
+MIN_SAMPLE_RATE = 8000.0   # the engine's range
+MAX_SAMPLE_RATE = 192000.0
 MAX_BATCH_SECONDS = 600.0  # refuse absurd item lengths before allocating gigabytes
 
 
@@ -163,7 +163,7 @@ def render_batch(
         notes, velocities: MIDI note 0..127 and velocity 1..127, a scalar or one per item.
         note_duration: seconds until note-off (scalar or one per item); may exceed ``duration``.
         duration: length of every item in seconds (> 0).
-        sample_rate: output rate in Hz (1 kHz .. 384 kHz); honoured exactly.
+        sample_rate: output rate in Hz (8 kHz .. 192 kHz); honoured exactly.
         seeds: per-item engine seeds; default: derived from each item's content.
         threads: worker threads (0 = all cores). The result does not depend on it.
         annotate: also return per-frame ``pitch_hz`` and ``carrier_amp`` at ``frame_rate`` Hz.

@@ -213,8 +213,11 @@ def sweep(
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = None
     if show:
-        from tqdm import tqdm
-
+        try:
+            from tqdm import tqdm
+        except ImportError:  # tqdm is optional: no bar then
+            tqdm = None
+    if show and tqdm is not None:
         bar = tqdm(total=len(mine), initial=skipped, unit="file", desc="sweep", file=sys.stderr)
     fundamentals: dict[int, Any] = {}
     duration = float(hold) + float(release)

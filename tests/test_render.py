@@ -127,7 +127,7 @@ def test_annotations_have_the_frame_rate_and_follow_the_key():
 @pytest.mark.parametrize("kwargs, message", [
     ({"notes": 128}, "notes"), ({"notes": -1}, "notes"), ({"velocities": 0}, "velocities"),
     ({"velocities": 128}, "velocities"), ({"duration": 0}, "duration"), ({"duration": float("nan")}, "duration"),
-    ({"note_duration": -1}, "note_duration"), ({"sample_rate": 100}, "sample_rate"),
+    ({"note_duration": -1}, "note_duration"), ({"sample_rate": 4000}, "sample_rate"), ({"sample_rate": 200000}, "sample_rate"),
     ({"sample_rate": "fast"}, "sample_rate"), ({"threads": -1}, "threads"), ({"notes": 60.5}, "notes"),
     ({"notes": [60, 61], "velocities": [1, 2, 3]}, "velocities"),
 ])
