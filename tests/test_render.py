@@ -129,7 +129,7 @@ def test_annotations_have_the_frame_rate_and_follow_the_key():
     ({"velocities": 128}, "velocities"), ({"duration": 0}, "duration"), ({"duration": float("nan")}, "duration"),
     ({"note_duration": -1}, "note_duration"), ({"sample_rate": 4000}, "sample_rate"), ({"sample_rate": 200000}, "sample_rate"),
     ({"sample_rate": "fast"}, "sample_rate"), ({"threads": -1}, "threads"), ({"notes": 60.5}, "notes"),
-    ({"notes": [60, 61], "velocities": [1, 2, 3]}, "velocities"),
+    ({"notes": [60, 61], "velocities": [1, 2, 3]}, "one value per item"),
 ])
 def test_bad_arguments_raise_clear_errors(kwargs, message):
     args = {"voices": sine_voice(), "notes": 60, "velocities": 100, "note_duration": 0.1, "duration": 0.2,
@@ -142,8 +142,10 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
 def test_bad_voices_raise():
     with pytest.raises(ValueError, match="155"):
         dx7live.render_batch(np.zeros((2, 100), np.uint8), 60, 100, 0.1, 0.2, 16000)
-    with pytest.raises(ValueError, match="voices"):
+    with pytest.raises(ValueError, match="one value per item"):
         dx7live.render_batch([sine_voice()] * 3, [60, 61], 100, 0.1, 0.2, 16000)
+    with pytest.raises(ValueError, match="2 voices for 3 items"):
+        dx7live.render_batch([sine_voice()] * 2, [60, 61, 62], 100, 0.1, 0.2, 16000)
     with pytest.raises(ValueError, match="0..255"):
         dx7live.render_batch(np.full((1, 155), 300), 60, 100, 0.1, 0.2, 16000)
 
