@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, IterableDataset, Subset, get_worker_info
 
 from dx7live.analysis import Fundamental, amplitude_db, f0_curve, fundamental
 from dx7live.patchsource import content_groups, filter_mask, load_patches, patch_vectors, voice_name
-from dx7live.render import check_sample_rate, render_batch, seconds_to_frames
+from dx7live.render import check_sample_rate, render_checked, seconds_to_frames
 
 NSYNTH_NOTES = range(21, 109)          # the piano range, as NSynth
 NSYNTH_VELOCITIES = (25, 50, 75, 100, 127)
@@ -106,7 +106,7 @@ class DX7Dataset(Dataset):
         self.duration = float(duration)
         self.note_duration = float(note_duration)
         self.n_frames = int(seconds_to_frames("duration", duration, self.sample_rate, allow_zero=False)[0])
-        seconds_to_frames("note_duration", note_duration, self.sample_rate)
+        self.hold_frames = int(seconds_to_frames("note_duration", note_duration, self.sample_rate)[0])
         if self.n_frames < 1:
             raise ValueError(f"duration {duration} s is shorter than one sample")
         if normalize not in NORMALIZE:
@@ -179,9 +179,10 @@ class DX7Dataset(Dataset):
         idx = np.asarray(indices, dtype=np.int64).ravel()
         p, vi, ni = self.locate(idx)
         notes, vels = self.notes[ni], self.velocities[vi]
-        out = render_batch(
-            self.vced[p], notes, vels, self.note_duration, self.duration, self.sample_rate,
-            threads=self.threads if threads is None else threads, annotate=True, frame_rate=self.frame_rate,
+        out = render_checked(
+            self.vced[p], notes, vels, np.full(idx.size, self.hold_frames, np.int64), self.n_frames,
+            self.sample_rate, threads=self.threads if threads is None else threads, annotate=True,
+            frame_rate=self.frame_rate,
         )
         audio = out.audio
         loud = amplitude_db(out.carrier_amp)

@@ -116,24 +116,27 @@ def seconds_to_frames(name: str, seconds: Any, sample_rate: float, allow_zero: b
     return np.round(s * sample_rate).astype(np.int64)
 
 
-_MASK64 = (1 << 64) - 1
+def _seed_weights(n: int = 155) -> np.ndarray:
+    """Odd 64-bit multipliers, one per VCED column, from a fixed LCG (computed once)."""
+    w = np.empty(n, dtype=np.uint64)
+    x = 0x9E3779B97F4A7C15
+    for i in range(n):
+        x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+        w[i] = x | 1
+    return w
+
+
+_SEED_WEIGHTS = _seed_weights()
 
 
 def item_seeds(vced: np.ndarray, notes: np.ndarray, velocities: np.ndarray, hold_frames: np.ndarray) -> np.ndarray:
     """Deterministic per-item seeds from the item's content (voice bytes, note, velocity, hold).
 
-    A vectorised 64-bit polynomial hash (no Python loop): the same note of the same voice gets the
+    A vectorised 64-bit hash (no Python loop per item): the same note of the same voice gets the
     same seed in any batch, dataset or process.
     """
-    v = vced.astype(np.uint64)
     with np.errstate(over="ignore"):
-        # weights: odd 64-bit constants from a fixed LCG, one per column
-        w = np.empty(v.shape[1], dtype=np.uint64)
-        x = np.uint64(0x9E3779B97F4A7C15)
-        for i in range(v.shape[1]):
-            x = x * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
-            w[i] = x | np.uint64(1)
-        h = (v * w).sum(axis=1, dtype=np.uint64)
+        h = (vced.astype(np.uint64) * _SEED_WEIGHTS[None, : vced.shape[1]]).sum(axis=1, dtype=np.uint64)
         h ^= notes.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
         h ^= velocities.astype(np.uint64) * np.uint64(0x94D049BB133111EB)
         h ^= hold_frames.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
@@ -211,10 +214,23 @@ def render_batch(
             f = math.ceil(total * fr / sr)
             return BatchAudio(empty, np.zeros((0, f), np.float32), np.zeros((0, f), np.float32))
         return empty
+    return render_checked(vced, note_a, vel_a, hold, total, sr, seed_a, int(threads), bool(annotate), fr)
+
+
+def render_checked(vced: np.ndarray, notes: np.ndarray, velocities: np.ndarray, hold_frames: np.ndarray,
+                   total_frames: int, sample_rate: float, seeds: Optional[np.ndarray] = None, threads: int = 0,
+                   annotate: bool = False, frame_rate: float = 250.0) -> Union[np.ndarray, BatchAudio]:
+    """:func:`render_batch` without the argument checks, for callers that validated already
+    (the Dataset, sweeps). Same seeds by default, so the same samples."""
+    notes = np.ascontiguousarray(notes, dtype=np.int32)
+    velocities = np.ascontiguousarray(velocities, dtype=np.int32)
+    hold_frames = np.ascontiguousarray(hold_frames, dtype=np.int64)
+    if seeds is None:
+        seeds = item_seeds(vced, notes, velocities, hold_frames)
     out = _engine().render_batch(
-        vced, note_a.astype(np.int32), vel_a.astype(np.int32), hold, total, sr,
-        seeds=np.ascontiguousarray(seed_a, dtype=np.uint64), threads=int(threads),
-        annotate=bool(annotate), frame_rate=fr,
+        vced, notes, velocities, hold_frames, int(total_frames), float(sample_rate),
+        seeds=np.ascontiguousarray(seeds, dtype=np.uint64), threads=threads, annotate=annotate,
+        frame_rate=frame_rate,
     )
     if annotate:
         audio, pitch, amp = out
