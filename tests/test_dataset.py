@@ -215,3 +215,22 @@ def test_many_patches_construct_from_an_array():
     assert 20000 < ds.n_patches <= 30000  # duplicates removed
     assert len(ds) == ds.n_patches * 88
     assert ds[len(ds) - 1]["audio"].shape == (64000,)
+
+
+def test_generated_voices_and_files_as_patches(tmp_path):
+    from dx7live.generate import generate_voices
+    from dx7live.writers import save_bank
+
+    gen = generate_voices(8, seed=1)
+    ds = DX7Dataset(gen, notes=[60], velocities=[100], sample_rate=8000, duration=0.2, note_duration=0.1)
+    assert ds.n_patches == 8
+    save_bank(list(gen)[:4], tmp_path / "a.syx")
+    save_bank(list(gen)[4:], tmp_path / "sub" / "b.syx")
+    padding = Voice.init().to_vced()[:145]  # a bank file is padded to 32 voices with INIT VOICE
+    from_dir = DX7Dataset(tmp_path, notes=[60], velocities=[100], sample_rate=8000, duration=0.2,
+                          note_duration=0.1, patch_filter=lambda v: v.to_vced()[:145] != padding)
+    assert from_dir.n_patches == 8
+    np.testing.assert_array_equal(from_dir.vced, ds.vced)
+    np.testing.assert_array_equal(from_dir[3]["audio"].numpy(), ds[3]["audio"].numpy())
+    builtin = DX7Dataset(None, notes=[60], velocities=[100], sample_rate=8000, duration=0.2, note_duration=0.1)
+    assert builtin.n_patches == len(dx7live.builtin_bank())

@@ -286,3 +286,39 @@ def test_cli_render_midi_file(tmp_path):
     assert len(audio) == pytest.approx(1.0 * 16000, abs=2)
     r = run_cli("render", "missing.mid", "-o", "x.wav", cwd=tmp_path)
     assert r.returncode == 2 and "missing.mid" in r.stderr
+
+
+def test_midi_sysex_voice_dump_in_the_file_changes_the_sound(tmp_path):
+    """A VCED single-voice dump inside the file replaces the voice: ratio 1 -> ratio 2 (pitch doubles)."""
+    from dx7live.sysex import vced_message
+
+    sr = 16000
+    dump = vced_message(sine_voice(coarse=2).to_vced())
+    msgs = [mido.Message("note_on", note=57, velocity=100, time=0),
+            mido.Message("note_off", note=57, time=480),
+            mido.Message("sysex", data=list(dump[1:-1]), time=0),
+            mido.Message("note_on", note=57, velocity=100, time=240),
+            mido.Message("note_off", note=57, time=480)]
+    write_midi(tmp_path / "syx.mid", [msgs])
+    audio = dx7live.render_midi(tmp_path / "syx.mid", [sine_voice()], sample_rate=sr)
+    first = measured_pitch(audio[int(0.1 * sr):int(0.45 * sr)], sr)
+    second = measured_pitch(audio[int(0.85 * sr):int(1.2 * sr)], sr)
+    assert abs(cents(first, 220)) < 5
+    assert abs(cents(second, 440)) < 5
+
+
+def test_midi_sustain_pedal_holds_notes(tmp_path):
+    """CC64: a note released while the pedal is down keeps sounding until the pedal comes up."""
+    sr = 16000
+
+    def render(pedal: bool) -> np.ndarray:
+        msgs = [mido.Message("control_change", control=64, value=127 if pedal else 0, time=0),
+                mido.Message("note_on", note=69, velocity=100, time=0),
+                mido.Message("note_off", note=69, time=240),                  # 0.25 s
+                mido.Message("control_change", control=64, value=0, time=720)]  # 1.0 s
+        write_midi(tmp_path / "sus.mid", [msgs])
+        return dx7live.render_midi(tmp_path / "sus.mid", [sine_voice()], sample_rate=sr, tail=0.5)
+
+    held, plain = render(True), render(False)
+    window = slice(int(0.6 * sr), int(0.9 * sr))
+    assert np.max(np.abs(held[window])) > 10 * np.max(np.abs(plain[window])) + 1e-6
