@@ -77,6 +77,9 @@ _PITCH_EG_LEVEL = np.array([
 _OP_BASE = np.array([21 * (6 - n) for n in range(1, 7)])  # column j = operator j+1
 P_ALGORITHM, P_PEG_L3, P_TRANSPOSE = 134, 132, 144
 AUDIBLE_DB = -60.0  # a carrier quieter than this (re full scale) does not count as sounding
+# A modulator this far below full scale swings the phase by < 0.07 rad (full scale = 4 pi, §5.4):
+# its sidebands are 30 dB down, so it does not set the pitch.
+MODULATING_DB = -45.0
 
 
 def _ops(vced: np.ndarray, k: int) -> np.ndarray:
@@ -95,19 +98,33 @@ def as_vced(voice: Any) -> np.ndarray:
     return a[:155].astype(np.uint8)
 
 
-def operator_levels_db(vced: np.ndarray) -> np.ndarray:
+def operator_levels_db(vced: np.ndarray, levels: tuple[int, ...] = (4, 5, 6)) -> np.ndarray:
     """Approximate loudest EG level of each operator in dB re full scale, shape (..., 6).
 
-    Uses output level and the highest of EG levels L1..L3 at neutral velocity, ignoring key
-    scaling (DX7-FACTS §5.4: T = 4080 - 64*(TABLE_LOG[L]>>1) - 16*OPLVL, full scale 3840).
+    Uses output level and the highest of the given EG levels (parameter offsets 4..7 = L1..L4;
+    default L1..L3) at neutral velocity, ignoring key scaling (DX7-FACTS §5.4:
+    T = 4080 - 64*(TABLE_LOG[L]>>1) - 16*OPLVL, full scale 3840).
     """
     vced = np.asarray(vced)
     ol = np.clip(_ops(vced, 16), 0, 99)
-    eg = np.clip(np.maximum(np.maximum(_ops(vced, 4), _ops(vced, 5)), _ops(vced, 6)), 0, 99)
+    eg = np.clip(np.max(np.stack([_ops(vced, k) for k in levels]), axis=0), 0, 99)
     oplvl = np.maximum(2 * _TABLE_LOG[ol] + 15, 4)
     t = np.maximum(16, 4080 - 64 * (_TABLE_LOG[eg] >> 1) - 16 * oplvl)
     db = (t - 3840) / 256.0 * 20.0 * math.log10(2.0)
     return np.where(t <= 16, -np.inf, db)
+
+
+def modulating_mask(vced: np.ndarray) -> np.ndarray:
+    """Per operator: loud enough to modulate while the note sounds, shape (..., 6).
+
+    A modulator counts when its L2/L3 level is above -45 dB, or its L1 level is and it leaves L1
+    slowly (R2 < 55: the fall takes more than about half a second) - not when it only flashes
+    during the attack, as the sub-octave "hammer" operators of the factory pianos do.
+    """
+    vced = np.asarray(vced)
+    body = operator_levels_db(vced, (5, 6)) > MODULATING_DB
+    attack = (operator_levels_db(vced, (4,)) > MODULATING_DB) & (_ops(vced, 1) < 55)
+    return body | attack
 
 
 def audible_mask(vced: np.ndarray, threshold_db: float = AUDIBLE_DB) -> np.ndarray:
@@ -152,18 +169,36 @@ class F0:
     pitch EG's sustain level included; detune, LFO and bend excluded). ``ratio``: the fundamental
     as a multiple of the key frequency (``nan`` for fixed-frequency voices). ``confidence``: 1.0
     harmonic, 0.5 when only the carriers are harmonic (inharmonic modulators) or the carriers are
-    fixed-frequency, 0.25 inharmonic carriers, 0.0 silent. ``kind``: "harmonic", "inharmonic",
-    "fixed", "mixed" (fixed and ratio carriers together) or "silent".
+    fixed-frequency, 0.25 inharmonic carriers, 0.0 silent; at most 0.75 when ``pitch_moves``
+    (pitch EG or vibrato wider than half a semitone: follow the frame-level f0 curve then).
+    ``kind``: "harmonic", "inharmonic", "fixed", "mixed" (fixed and ratio carriers together) or
+    "silent".
     """
 
     f0_hz: float
     ratio: float
     confidence: float
     kind: str
+    pitch_moves: bool = False
 
     @property
     def harmonic(self) -> bool:
         return self.kind == "harmonic"
+
+
+# Widest LFO vibrato per pitch-mod sensitivity at PMD 99, in semitones (DX7-FACTS §8.5).
+_VIBRATO_SEMITONES = (0.0, 0.47, 0.93, 1.49, 2.52, 4.3, 7.1, 11.86)
+MOVING_SEMITONES = 0.5  # pitch EG or vibrato swings wider than this: the pitch moves
+
+
+def pitch_moves(vced: np.ndarray) -> bool:
+    """True when the pitch EG (levels L1, L2, L4 away from the sustain level L3) or the LFO
+    vibrato moves the pitch by more than half a semitone: f0_hz is then only the held pitch."""
+    v = as_vced(vced)
+    peg = _PITCH_EG_LEVEL[np.minimum(v[130:134].astype(np.int64), 99)]  # L1..L4, 32 per octave
+    peg_semitones = np.max(np.abs(peg[[0, 1, 3]] - peg[2])) * 12.0 / 32.0
+    vibrato = _VIBRATO_SEMITONES[min(int(v[143]), 7)] * min(int(v[139]), 99) / 99.0
+    return bool(peg_semitones > MOVING_SEMITONES or vibrato > MOVING_SEMITONES)
 
 
 MAX_HARMONIC = 32  # a GCD that makes any sounding operator a partial above this is not heard as f0
@@ -180,13 +215,13 @@ def _fixed_hz(coarse: int, fine: int) -> float:
 
 
 def sounding_operators(vced: np.ndarray, threshold_db: float = AUDIBLE_DB) -> tuple[list[int], list[int]]:
-    """(carriers, modulators) that reach the output: audible carriers, and modulators with a
-    non-zero output level on a path into one of them (1-based operator numbers)."""
+    """(carriers, modulators) that reach the output: audible carriers, and modulators loud enough
+    to modulate (:func:`modulating_mask`) on a path into one of them (1-based operator numbers)."""
     v = as_vced(vced)
     alg = min(int(v[P_ALGORITHM]), 31)
     carriers_all, edges = _ALGORITHMS[alg]
     level_db = operator_levels_db(v)
-    ol = _ops(v, 16)
+    modulating = modulating_mask(v)
     carriers = [c for c in carriers_all if level_db[c - 1] > threshold_db]
     sounding = set(carriers)
     modulators: list[int] = []
@@ -194,7 +229,7 @@ def sounding_operators(vced: np.ndarray, threshold_db: float = AUDIBLE_DB) -> tu
     while changed:  # walk the graph upward from the sounding operators
         changed = False
         for a, b in edges:
-            if b in sounding and a not in sounding and ol[a - 1] > 0 and np.isfinite(level_db[a - 1]):
+            if b in sounding and a not in sounding and modulating[a - 1]:
                 sounding.add(a)
                 modulators.append(a)
                 changed = True
@@ -211,6 +246,7 @@ class Fundamental:
     kind: str
     transpose: int
     peg_octaves: float  # pitch-EG sustain offset
+    pitch_moves: bool = False
 
     def at(self, note: int) -> F0:
         """The :class:`F0` of this voice at MIDI ``note``."""
@@ -219,7 +255,8 @@ class Fundamental:
         key_hz = key_frequency(note, self.transpose)
         if self.kind == "silent":
             return F0(key_hz, 1.0, 0.0, "silent")
-        return F0(key_hz * 2.0 ** self.peg_octaves * self.ratio, self.ratio, self.confidence, self.kind)
+        return F0(key_hz * 2.0 ** self.peg_octaves * self.ratio, self.ratio, self.confidence, self.kind,
+                  self.pitch_moves)
 
 
 def fundamental(voice: Any) -> Fundamental:
@@ -258,7 +295,10 @@ def fundamental(voice: Any) -> Fundamental:
             confidence = 0.25
     if fixed_carriers or any(mode[m - 1] == 1 for m in modulators):
         kind, confidence = "mixed", min(confidence, 0.5)
-    return Fundamental(g / 200.0, nan, confidence, kind, transpose, peg)
+    moves = pitch_moves(v)
+    if moves:
+        confidence = min(confidence, 0.75)
+    return Fundamental(g / 200.0, nan, confidence, kind, transpose, peg, moves)
 
 
 def voice_f0(voice: Any, note: int = 60) -> F0:

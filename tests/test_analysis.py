@@ -167,3 +167,49 @@ def test_voice_f0_rejects_bad_notes():
         dx7live.voice_f0(sine(), 128)
     with pytest.raises(ValueError, match="155"):
         fundamental(b"\x00" * 12)
+
+
+def test_pitch_eg_or_vibrato_lowers_the_confidence():
+    v = sine()
+    assert not dx7live.voice_f0(v, 60).pitch_moves
+    v.pitch_eg_l4 = 30  # the note starts 7.5 semitones below its held pitch
+    f = dx7live.voice_f0(v, 60)
+    assert f.pitch_moves and f.confidence == 0.75 and f.kind == "harmonic"
+    w = sine()
+    w.lfo_pitch_mod_depth, w.pitch_mod_sensitivity = 50, 6  # about 3.5 semitones of vibrato
+    assert dx7live.voice_f0(w, 60).pitch_moves
+
+
+def _harmonic_shares(audio: np.ndarray, f0: float) -> tuple[float, float]:
+    """(share of spectral energy above f0/2 lying near a multiple of f0 - within 3 %, or the
+    Hann window's main lobe at low f0 - and the share on odd multiples)."""
+    spec = np.abs(np.fft.rfft(audio * np.hanning(len(audio)))) ** 2
+    freqs = np.fft.rfftfreq(len(audio), 1 / SR)
+    keep = freqs > 0.5 * f0
+    spec, freqs = spec[keep], freqs[keep]
+    k = np.round(freqs / f0)
+    lobe = 2.5 * SR / len(audio)
+    near = (np.abs(freqs - k * f0) < np.maximum(0.03 * k * f0, lobe)) & (k >= 1)
+    return spec[near].sum() / spec.sum(), spec[near & (k % 2 == 1)].sum() / spec.sum()
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("note", [45, 69])
+def test_f0_of_the_factory_voices_matches_their_spectra(corpus_dir, note):
+    """Every confidently harmonic factory voice: the audio's energy sits on multiples of f0_hz, and
+    odd multiples carry energy too (f0 is not an octave too low)."""
+    from dx7live.patchsource import load_patches
+
+    vced = load_patches(sorted((corpus_dir / "factory").glob("rom*.syx"))).vced
+    audio = dx7live.render_batch(vced, note, 100, 1.0, 1.0, SR)[:, SR // 4:]
+    on, odd, n = 0, 0, 0
+    for row, a in zip(vced, audio):
+        f = dx7live.voice_f0(row, note)
+        if f.kind != "harmonic" or f.confidence < 1 or np.max(np.abs(a)) < 1e-4:
+            continue
+        share, odd_share = _harmonic_shares(a, f.f0_hz)
+        n += 1
+        on += share >= 0.9
+        odd += odd_share >= 0.005
+    assert n > 100  # most factory voices are confidently harmonic
+    assert on >= 0.97 * n and odd >= 0.97 * n, (on, odd, n)
