@@ -38,6 +38,9 @@ MAX_FILE_BYTES = 256 * 1024 * 1024   # nothing DX7 is this big; refuse instead o
 # range or unused bits set (see _implausibility). In the corpus, real banks score at most 6.8;
 # other data (another synth's bank, a librarian file) 13 and more, random bytes about 25.
 PLAUSIBLE_SCORE = 9.0
+# Unpacked (155-byte) voices have no bitfields: every byte is one parameter, so real files score
+# 0 and a looser limit would accept other layouts (a junk 4960-byte file in the corpus scores 2.1).
+PLAUSIBLE_SCORE_VCED = 1.0
 MAX_FIELDS_LISTED = 4
 
 
@@ -449,6 +452,14 @@ def _parts_from_dumps(scan: sysex.ScanResult, res: _Result, prefix: str = "") ->
             continue
         raw = np.frombuffer(d.data[:n * width], np.uint8).reshape(n, width)
         offsets = d.offset + 6 + np.arange(n, dtype=np.int64) * width
+        if d.checksum_ok is False:
+            # a failed checksum plus data that does not look like a voice: not a voice at all
+            # (e.g. a librarian's scratch buffer framed as a dump); drop it, say so
+            bad = _row_scores(raw, d.kind) > PLAUSIBLE_SCORE
+            if bad.sum() > n // 2:
+                res.problems.append(f"{what}: dropped, its data does not look like DX7 voice data "
+                                    f"(bad checksum and many fields out of range)")
+                continue
         parts.append(_Part(d.kind, raw, offsets, what))
     if scan.kinds:
         res.notes.append("ignored " + _kinds_text(scan.kinds))
@@ -483,7 +494,7 @@ def _headerless(buf: bytes, res: _Result) -> Optional[_Part]:
     if not candidates:
         return None
     score, kind, raw = min(candidates, key=lambda c: c[0])
-    if score > PLAUSIBLE_SCORE:
+    if score > (PLAUSIBLE_SCORE if kind == "raw-packed" else PLAUSIBLE_SCORE_VCED):
         return None
     offsets = np.arange(len(raw), dtype=np.int64) * raw.shape[1]
     return _Part(kind, raw, offsets, "headerless data")
@@ -498,21 +509,26 @@ _UNUSED_BITS[110] = 0x60
 _UNUSED_BITS[111] = 0x70
 
 
+def _row_scores(raw: np.ndarray, kind: str) -> np.ndarray:
+    """Per voice: fields out of range + unused bits set + a tenth of the bytes above 127 (some
+    real banks have many of those; random binary has half its bytes so)."""
+    hi = (raw > 127).sum(axis=1)
+    seven = raw & 0x7F
+    if raw.shape[1] == PACKED_SIZE:
+        vced = unpack_packed(seven, clamp=False)
+        unused = np.count_nonzero(seven & _UNUSED_BITS, axis=1)
+    else:
+        vced, unused = seven, 0
+    out_of_range = np.count_nonzero(vced[:, :NAME_OFFSET] > VCED_MAX[:NAME_OFFSET], axis=1)
+    return 0.1 * hi + unused + out_of_range
+
+
 def _implausibility(raw: np.ndarray, kind: str) -> float:
-    """Mean count, per non-empty voice, of fields out of range + unused bits set (+ a tenth of
-    the bytes above 127: some real banks have many, random binary has half its bytes so)."""
+    """Mean :func:`_row_scores` over the non-empty voices (inf if all are empty)."""
     nonempty = raw[raw.any(axis=1)]
     if len(nonempty) == 0:
         return float("inf")
-    hi = (nonempty > 127).sum()
-    seven = nonempty & 0x7F
-    if kind == "raw-packed":
-        vced = unpack_packed(seven, clamp=False)
-        unused = np.count_nonzero(seven & _UNUSED_BITS)
-    else:
-        vced, unused = seven, 0
-    out_of_range = np.count_nonzero(vced[:, :NAME_OFFSET] > VCED_MAX[:NAME_OFFSET])
-    return float(0.1 * hi + unused + out_of_range) / len(nonempty)
+    return float(_row_scores(nonempty, kind).mean())
 
 
 def _decode(parts: list[_Part], res: _Result) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
