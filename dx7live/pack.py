@@ -30,7 +30,7 @@ import numpy as np
 from dx7live import _io
 from dx7live.patchfile import Bank, PatchError, list_files, load, _Sources
 from dx7live.voice import NAME_OFFSET, VCED_SIZE, vced_hashes
-from dx7live.writers import _check_target, save_bank, save_collection
+from dx7live.writers import _check_target, _file_ids, save_bank, save_collection
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -164,7 +164,7 @@ def pack(inputs: Union[PathLike, Iterable[PathLike]], output: PathLike, *, ignor
         raise ValueError("no voices found: nothing written" +
                          (f" ({len(result.rejected)} files rejected)" if result.rejected else ""))
 
-    input_files = [Path(f.path) for f in bank.files] + [Path(p) for p, _ in result.rejected]
+    input_files = _file_ids([f.path for f in bank.files] + [p for p, _ in result.rejected])
     _check_target(manifest_path, overwrite, input_files)
     if out.suffix.lower() == ".syx":
         result.outputs = save_bank(kept, out, split=True, overwrite=overwrite, inputs=input_files)
