@@ -19,6 +19,8 @@ import csv
 import io
 import json
 import os
+import sys
+import types
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -195,3 +197,15 @@ def _write_manifest(path: Path, kept: Bank, counts: np.ndarray, outputs: list[Pa
         w.writerows(rows)
         text = buf.getvalue()
     _io.atomic_write(path, text.encode("utf-8"))
+
+
+class _CallableModule(types.ModuleType):
+    """``dx7live.pack`` names both this module and its :func:`pack` function. Python binds the
+    package attribute to the module whenever ``dx7live.pack`` is imported before the name is
+    first used, so the module is made callable: ``dx7live.pack(...)`` always packs."""
+
+    def __call__(self, *args, **kwargs) -> PackResult:
+        return pack(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -82,6 +82,7 @@ def _build_tables() -> tuple[list[str], np.ndarray]:
 
 #: Name of each of the 155 VCED parameters, in VCED order (``op6_r1`` ... ``transpose``, ``name_1``..).
 PARAM_NAMES, VCED_MAX = _build_tables()
+_VCED_LIMIT = np.r_[VCED_MAX[:145], [127] * 10].astype(np.uint8)  # name bytes: 7-bit ASCII
 #: Names of the 145 entries of :meth:`Voice.to_vector` (VCED order, name excluded).
 VECTOR_NAMES = PARAM_NAMES[:N_VECTOR]
 
@@ -349,6 +350,9 @@ class _Operators(Sequence[Operator]):
 class Voice:
     """One DX7 voice: the 155 VCED parameters (§1.5) plus the operator on/off switches.
 
+    ``Voice(vced)`` takes 155 (or 156) valid VCED bytes and raises ``ValueError`` for a value out
+    of range, so a ``Voice`` is always valid; ``Voice()`` is INIT VOICE.
+
     Build one with :meth:`init` (the DX7's INIT VOICE), :meth:`from_vced`, :meth:`from_packed`
     or :meth:`from_vector`; read and edit it by name::
 
@@ -366,6 +370,11 @@ class Voice:
             self._op_on = ALL_OPS_ON
         else:
             data = _vced_bytes(vced)
+            bad = np.flatnonzero(np.frombuffer(data[:VCED_SIZE], np.uint8) > _VCED_LIMIT)
+            if len(bad):  # a Voice is always valid; from_vced(strict=False) clamps instead
+                i = int(bad[0])
+                raise ValueError(f"VCED parameter {i} ({PARAM_NAMES[i]}) is {data[i]}, above its maximum "
+                                 f"{_VCED_LIMIT[i]}")
             self._data = bytearray(data[:VCED_SIZE])
             self._op_on = data[VCED_SIZE] & ALL_OPS_ON if len(data) == 156 else op_on & ALL_OPS_ON
         self._ops = _Operators(self)
