@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union, overload
@@ -475,7 +476,9 @@ def _find_in_smf(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
                           for track in mid.tracks for msg in track if msg.type == "sysex")
     except Exception as exc:  # mido raises many kinds of errors on damaged files
         res.problems.append(f"damaged MIDI file ({type(exc).__name__}: {exc}); searched its raw bytes")
-        stream = buf
+        # a sysex event is F0 <variable-length size> <data>: drop the size before each Yamaha
+        # dump header so the ordinary scanner finds the dumps in the raw bytes
+        stream = re.sub(rb"\xF0[\x80-\xFF]{0,3}[\x00-\x7F](?=\x43[\x00-\x0F][\x00\x09])", b"\xF0", buf)
     scan = sysex.scan(stream)
     if not scan.dumps:
         what = _kinds_text(scan.kinds) if scan.kinds else "no sysex messages"

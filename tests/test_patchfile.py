@@ -263,3 +263,15 @@ def test_random_mid_files_never_crash():
             load(data)
         except PatchError:
             pass
+
+
+def test_damaged_midi_file_is_searched_raw():
+    mid = mido.MidiFile()
+    mid.tracks.append(mido.MidiTrack([mido.Message("sysex", data=vmem(15)[1:-1])]))
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    data = bytearray(buf.getvalue())
+    data[18:22] = b"\xFF\xFF\xFF\xFF"      # the track chunk claims an absurd length
+    bank = load(bytes(data))
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(15))
+    assert any("damaged MIDI file" in w for w in bank.warnings)
