@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union, overload
@@ -256,7 +257,10 @@ def _read_input(path_or_bytes: Union[PathLike, bytes, bytearray, memoryview]) ->
     if path.is_dir():
         raise PatchError(label, "is a directory (use dx7live.patchfile.load_many for folders)")
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise PatchError(label, "not a regular file")
+        size = st.st_size
         if size > MAX_FILE_BYTES:
             raise PatchError(label, f"{size / 1e6:.0f} MB is far too big for DX7 voice data")
         with open(path, "rb") as f:
