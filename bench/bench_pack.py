@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,6 +34,16 @@ def main() -> int:
         print(f"pack -> .{fmt}: best of {len(runs)}: {best[0]:.2f} s "
               f"(all: {', '.join(f'{t[0]:.2f}' for t in runs)}); {r.files_read} files, {r.voice_records} voice records, "
               f"{r.unique} unique written; {r.files_read / best[0]:.0f} files/s, {r.voice_records / best[0]:.0f} voices/s")
+    coll = Path(args.corpus) / "fcaspe+dx7pytorch" / "dataset" / "collection.bin"
+    if coll.is_file():
+        from dx7live.patchfile import load
+
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            bank = load(coll)
+            best = min(best, time.perf_counter() - t0)
+        print(f"load dx7pytorch collection.bin: {len(bank)} voices in {best * 1000:.0f} ms (best of 5)")
     return 0
 
 

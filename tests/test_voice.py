@@ -249,3 +249,13 @@ def test_package_exports_resolve():
 
     assert callable(dx7live.pack) and callable(pack_module)
     assert dx7live.Voice is Voice and dx7live.Operator.__name__ == "Operator"
+
+
+def test_vced_hashes_match_content_hash():
+    from dx7live.voice import vced_hashes
+
+    vced = random_valid(50, seed=9)
+    full, body = vced_hashes(vced), vced_hashes(vced, include_name=False)
+    for i in (0, 17, 49):
+        v = Voice.from_vced(vced[i].tobytes())
+        assert full[i] == v.content_hash() and body[i] == v.content_hash(include_name=False)
