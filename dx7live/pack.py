@@ -73,8 +73,10 @@ class PackResult:
                      f"{self.warnings} warnings in {self.files_with_warnings} files")
         lines.append(f"unique voices: {self.unique_with_name} (by content and name), "
                      f"{self.unique_without_name} (ignoring the name); written: {self.unique}")
-        for p in self.outputs:
-            lines.append(f"wrote {p}")
+        if len(self.outputs) > 3:
+            lines.append(f"wrote {len(self.outputs)} banks: {self.outputs[0]} ... {self.outputs[-1].name}")
+        else:
+            lines.extend(f"wrote {p}" for p in self.outputs)
         if self.manifest:
             lines.append(f"wrote {self.manifest}")
         return "\n".join(lines)
