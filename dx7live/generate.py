@@ -13,8 +13,8 @@ correlations only). The model is a Gaussian copula:
    real voices (similar envelopes, for instance).
 
 Then every voice is made audible: its loudest carrier is a ratio-mode operator at output level
-80..99 whose envelope reaches a high level (L1 >= 75) quickly enough (R1 >= 40) and which is not
-scaled away at middle C. Everything else keeps its sampled value. The same ``seed`` always gives
+80..99 whose envelope reaches a high level (L1 >= 75) quickly enough (R1 >= 40), does not fall
+away within milliseconds, and is not scaled away by keyboard level scaling at middle C. Everything else keeps its sampled value. The same ``seed`` always gives
 the same voices (NumPy's PCG64), on every platform.
 
     >>> from dx7live import generate_voices
@@ -38,8 +38,9 @@ from .voice import CARRIERS, NAME_OFFSET, VCED_SIZE, clamp_vced
 STATS_PATH = Path(__file__).resolve().parent / "data" / "voice_stats.json"
 
 ALGORITHM = 134
+TRANSPOSE = 144
 # Operator block offsets (§1.5).
-_R1, _L1, _LD, _RD, _OL, _MODE, _COARSE, _FINE = 0, 4, 9, 10, 16, 17, 18, 19
+_R1, _L1, _BP, _LD, _RD, _LC, _RC, _OL, _MODE = 0, 4, 8, 9, 10, 11, 12, 16, 17
 _N01 = statistics.NormalDist()
 
 
@@ -129,7 +130,7 @@ def generate_vced(n: int, seed: int = 0, stats_path: Union[str, Path, None] = No
         ops[role] = cop.values(w_shared * shared + w_own * own)   # [n, 6, 21]
     blocks = np.where(is_carrier[:, :, None], ops["carrier"], ops["modulator"])
     # 4. audibility: fix up the loudest carrier
-    _make_audible(blocks, is_carrier, rng)
+    _make_audible(blocks, is_carrier, vced[:, TRANSPOSE], rng)
     for k in range(6):                                             # OPn = column n-1, stored OP6 first
         base = 21 * (5 - k)
         vced[:, base:base + 21] = blocks[:, k]
@@ -139,7 +140,8 @@ def generate_vced(n: int, seed: int = 0, stats_path: Union[str, Path, None] = No
     return vced
 
 
-def _make_audible(blocks: np.ndarray, is_carrier: np.ndarray, rng: np.random.Generator) -> None:
+def _make_audible(blocks: np.ndarray, is_carrier: np.ndarray, transpose: np.ndarray,
+                  rng: np.random.Generator) -> None:
     """Make the loudest carrier of every voice clearly audible at middle C (in place)."""
     n = len(blocks)
     if n == 0:
@@ -155,10 +157,18 @@ def _make_audible(blocks: np.ndarray, is_carrier: np.ndarray, rng: np.random.Gen
     op[quiet, _L1] = rng.integers(75, 100, size=n)[quiet]
     slow = op[:, _R1] < 40
     op[slow, _R1] = rng.integers(40, 100, size=n)[slow]
-    # Keyboard level scaling can only attenuate by up to a few dB near the breakpoint; deep
-    # scaling far from C3 could silence the note: limit both depths on the main carrier.
-    op[:, _LD] = np.minimum(op[:, _LD], 40)
-    op[:, _RD] = np.minimum(op[:, _RD], 40)
+    # It must not vanish within milliseconds: a fall to a low L2 (or L3) may not be faster than
+    # about 60 dB/s (rate 48, fact sheet §6.3).
+    for lev, rate in ((_L1 + 1, _R1 + 1), (_L1 + 2, _R1 + 2)):
+        fast = (op[:, lev] < 60) & (op[:, rate] > 48)
+        op[fast, rate] = rng.integers(20, 49, size=n)[fast]
+    # Keyboard level scaling on the side of the breakpoint where middle C (after transpose) lies
+    # may attenuate by tens of dB (§5.3): keep the negative curves shallow there.
+    key = 60 + transpose.astype(np.int64) - 24
+    left_of_bp = op[:, _BP].astype(np.int64) + 21 > key         # the breakpoint is above the key
+    for side, depth, curve in ((left_of_bp, _LD, _LC), (~left_of_bp, _RD, _RC)):
+        deep = side & (op[:, curve] < 2) & (op[:, depth] > 15)
+        op[deep, depth] = rng.integers(0, 16, size=n)[deep]
     blocks[rows, main] = op
 
 
