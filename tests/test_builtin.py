@@ -24,6 +24,8 @@ from dx7live.patchfile import load  # noqa: E402
 SOURCE = REPO / "patches" / "dx7live-1.toml"
 SYX = REPO / "patches" / "dx7live-1.syx"
 VOICES = build_banks.read_source(SOURCE)
+BANKS = {src.stem: build_banks.read_source(src) for src in build_banks.sources()}
+ALL = [(bank, i, vs) for bank, voices in BANKS.items() for i, vs in enumerate(voices)]
 
 
 # ---------------------------------------------------------------- source and build
@@ -43,26 +45,37 @@ def test_every_bank_source_has_its_syx():
         assert src.with_suffix(".syx").read_bytes() == build_banks.build(src), src.name
 
 
-def test_reader_sees_exactly_the_source_values():
-    bank = load(SYX, strict=True)
-    assert len(bank) == 32
-    for i, vs in enumerate(VOICES):
+@pytest.mark.parametrize("name", sorted(BANKS))
+def test_reader_sees_exactly_the_source_values(name):
+    bank = load(REPO / "patches" / f"{name}.syx", strict=True)
+    assert len(bank) == 32 and len(BANKS[name]) == 32
+    for i, vs in enumerate(BANKS[name]):
         assert bank.vced[i].tobytes() == vs.vced, vs.name
         assert bank.names[i] == vs.name
 
 
-def test_bank_covers_the_classic_families_with_distinct_dx7_names():
-    assert len(VOICES) >= 32
-    families = {vs.family for vs in VOICES}
+@pytest.mark.parametrize("name", sorted(BANKS))
+def test_bank_covers_the_classic_families_with_distinct_dx7_names(name):
+    voices = BANKS[name]
+    assert len(voices) == 32
+    # the default bank alone covers every classic family; any other bank at least six of them
+    families = {vs.family for vs in voices}
+    assert len(families) >= 6
     for family in ("epiano", "bass", "brass", "bell", "organ", "pluck", "lead", "percussion", "effect"):
-        assert family in families, family
+        assert family in families or name != "dx7live-1", family
     assert families & {"strings", "pad"}
-    names = [vs.name for vs in VOICES]
+    names = [vs.name for vs in voices]
     assert len(set(names)) == len(names)
     for name in names:
         assert 1 <= len(name) <= 10 and all(32 <= ord(c) <= 125 and c != "\\" for c in name), name
         assert name == name.upper(), f"{name}: DX7-style names are upper case"
-    assert all(len(vs.intent) > 20 for vs in VOICES)
+    assert all(len(vs.intent) > 20 for vs in voices)
+
+
+def test_no_voice_appears_twice_across_banks():
+    names = [vs.name for _, _, vs in ALL]
+    assert len(set(names)) == len(names)
+    assert len({vs.vced[:145] for _, _, vs in ALL}) == len(ALL)
 
 
 # ---------------------------------------------------------------- validation errors
@@ -157,7 +170,8 @@ def test_note_names_follow_the_panel():
 
 # ---------------------------------------------------------------- dx7live.builtin
 def test_builtin_bank_is_the_default_and_cached():
-    assert "dx7live-1" in builtin.builtin_bank_names()
+    assert builtin.builtin_bank_names() == sorted(BANKS)
+    assert builtin.builtin_bank("dx7live-2").names == [vs.name for vs in BANKS["dx7live-2"]]
     bank = dx7live.builtin_bank()
     assert bank is builtin.builtin_bank("dx7live-1")
     assert bank.names == [vs.name for vs in VOICES]
@@ -193,23 +207,22 @@ def test_installed_copy_is_preferred_and_missing_banks_are_explained(tmp_path, m
 # ---------------------------------------------------------------- renders
 @pytest.fixture(scope="module")
 def renders():
-    """Every voice at C3, velocity 100, held 1 s, rendered with the engine (48 kHz)."""
+    """Every voice of every bank at C3, velocity 100, held 1 s, rendered with the engine (48 kHz)."""
     pytest.importorskip("dx7live._engine", reason="the native engine is not built (setup.py build_ext --inplace)")
-    return [audition.render(vs.vced) for vs in VOICES]
+    return {(bank, i): audition.render(vs.vced) for bank, i, vs in ALL}
 
 
-@pytest.mark.parametrize("i", range(len(VOICES)), ids=[vs.name for vs in VOICES])
-def test_voice_sounds_as_its_source_says(renders, i):
-    vs = VOICES[i]
-    m = audition.measure(renders[i], audition.SAMPLE_RATE, vs.expect, vs.vced[build_banks.P_TRANSPOSE])
+@pytest.mark.parametrize("bank, i, vs", ALL, ids=[f"{b}:{vs.name}" for b, _, vs in ALL])
+def test_voice_sounds_as_its_source_says(renders, bank, i, vs):
+    m = audition.measure(renders[bank, i], audition.SAMPLE_RATE, vs.expect, vs.vced[build_banks.P_TRANSPOSE])
     assert audition.problems(vs, m) == [], f"{vs.name} ({vs.intent})"
 
 
 def test_families_differ_as_expected(renders):
     """Across the bank: decaying voices lose far more level in a second than sustaining ones."""
     dec, sus = [], []
-    for vs, audio in zip(VOICES, renders):
-        m = audition.measure(audio, audition.SAMPLE_RATE, vs.expect, vs.vced[build_banks.P_TRANSPOSE])
+    for bank, i, vs in ALL:
+        m = audition.measure(renders[bank, i], audition.SAMPLE_RATE, vs.expect, vs.vced[build_banks.P_TRANSPOSE])
         (dec if vs.expect["envelope"] in ("decaying", "percussive") else sus).append(m.decay_db)
     assert min(dec) > 3.0 and max(sus) < 10.0 and np.median(dec) > np.median(sus) + 8.0
 
