@@ -15,7 +15,8 @@ correlations only). The model is a Gaussian copula:
 Then every voice is made audible: its loudest carrier is a ratio-mode operator at output level
 80..99 whose envelope reaches a high level (L1 >= 75) quickly enough (R1 >= 40), does not fall
 away within milliseconds, and is not scaled away by keyboard level scaling at middle C. Everything else keeps its sampled value. The same ``seed`` always gives
-the same voices (NumPy's PCG64), on every platform.
+the same voices (NumPy's PCG64 seeded with ``(seed, block)``), on every platform, and voice ``i``
+depends only on ``seed`` and ``i`` (any slice of an unlimited stream can be drawn directly).
 
     >>> from dx7live import generate_voices
     >>> bank = generate_voices(1000, seed=7)      # a Bank: bank.vced is uint8[1000, 155]
@@ -102,20 +103,54 @@ def load_stats(path: Union[str, Path, None] = None) -> dict:
         return json.load(f)
 
 
-def generate_vced(n: int, seed: int = 0, stats_path: Union[str, Path, None] = None) -> np.ndarray:
-    """``n`` generated voices as ``uint8[n, 155]`` VCED rows (names ``GEN 000000`` ...).
+CHUNK = 1024   # voices are drawn in blocks of this many, each from its own seeded stream
 
-    The vectorised core of :func:`generate_voices`; see the module docstring for the model.
+
+def voice_name(index: int) -> str:
+    """The generated voice's 10-character name: ``GEN 000042``, then ``GEN1234567``, ``G123456789``."""
+    if index < 10**6:
+        return f"GEN {index:06d}"
+    if index < 10**7:
+        return f"GEN{index:07d}"
+    return f"G{index % 10**9:09d}"
+
+
+def _check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def generate_vced(n: int, seed: int = 0, start: int = 0,
+                  stats_path: Union[str, Path, None] = None) -> np.ndarray:
+    """Voices ``start .. start+n-1`` of the stream for ``seed``, as ``uint8[n, 155]`` VCED rows.
+
+    Voice ``i`` depends only on ``(seed, i)``: ``generate_vced(10, s)`` equals the first ten rows of
+    ``generate_vced(1000, s)``, and ``generate_vced(5, s, start=100)`` gives voices 100..104, so
+    a dataset can draw any slice of an unlimited stream. The vectorised core of
+    :func:`generate_voices`; see the module docstring for the model.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    n = int(n)
+    n = _check_count("n", n)
+    seed = _check_count("seed", seed)
+    start = _check_count("start", start)
     model = _model(str(stats_path or STATS_PATH))
-    rng = np.random.Generator(np.random.PCG64(int(seed)))
-    vced = np.zeros((n, VCED_SIZE), dtype=np.uint8)
+    out = np.zeros((n, VCED_SIZE), dtype=np.uint8)
+    first, last = start // CHUNK, (start + n - 1) // CHUNK
+    for c in range(first, last + 1) if n else ():
+        block = _generate_chunk(model, seed, c)
+        lo, hi = max(start, c * CHUNK), min(start + n, (c + 1) * CHUNK)
+        out[lo - start:hi - start] = block[lo - c * CHUNK:hi - c * CHUNK]
+    if n:
+        names = "".join(voice_name(i) for i in range(start, start + n)).encode("ascii")
+        out[:, NAME_OFFSET:] = np.frombuffer(names, np.uint8).reshape(n, 10)
+    return out
 
+
+def _generate_chunk(model: "_Model", seed: int, chunk: int) -> np.ndarray:
+    """CHUNK voices from the random stream (seed, chunk)."""
+    n = CHUNK
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, chunk])))
+    vced = np.zeros((n, VCED_SIZE), dtype=np.uint8)
     # 1. algorithm
     alg = np.searchsorted(model.alg_cdf, rng.random(n), side="right").clip(0, 31)
     vced[:, ALGORITHM] = alg
@@ -134,8 +169,6 @@ def generate_vced(n: int, seed: int = 0, stats_path: Union[str, Path, None] = No
     for k in range(6):                                             # OPn = column n-1, stored OP6 first
         base = 21 * (5 - k)
         vced[:, base:base + 21] = blocks[:, k]
-    names = np.frombuffer("".join(f"GEN {i:06d}" for i in range(n)).encode("ascii"), np.uint8)
-    vced[:, NAME_OFFSET:] = names.reshape(n, 10) if n else vced[:, NAME_OFFSET:]
     vced, _ = clamp_vced(vced)   # every sampled value is already in range; this is a safety net
     return vced
 
@@ -172,12 +205,14 @@ def _make_audible(blocks: np.ndarray, is_carrier: np.ndarray, transpose: np.ndar
     blocks[rows, main] = op
 
 
-def generate_voices(n: int, seed: int = 0, stats_path: Union[str, Path, None] = None) -> Bank:
-    """``n`` new random voices, deterministic for ``seed``, as a :class:`~dx7live.patchfile.Bank`.
+def generate_voices(n: int, seed: int = 0, start: int = 0,
+                    stats_path: Union[str, Path, None] = None) -> Bank:
+    """``n`` random voices, deterministic for ``seed``, as a :class:`~dx7live.patchfile.Bank`.
 
     The voices are valid (every parameter in range), audible (see the module docstring) and
-    varied; their parameter statistics follow real-world DX7 voices. Names are ``GEN 000000``,
-    ``GEN 000001``, ... (the index within this call). ``bank.vced`` is the ``uint8[n, 155]`` array;
-    ``bank[i]`` a :class:`~dx7live.voice.Voice`.
+    varied; their parameter statistics follow real-world DX7 voices. They are voices
+    ``start .. start+n-1`` of an unlimited stream per seed (voice ``i`` depends only on
+    ``seed`` and ``i``) and are named after their index: ``GEN 000000``, ``GEN 000001``, ...
+    ``bank.vced`` is the ``uint8[n, 155]`` array; ``bank[i]`` a :class:`~dx7live.voice.Voice`.
     """
-    return Bank(generate_vced(n, seed, stats_path))
+    return Bank(generate_vced(n, seed, start, stats_path))
