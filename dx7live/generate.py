@@ -13,7 +13,8 @@ correlations only). The model is a Gaussian copula:
    real voices (similar envelopes, for instance).
 
 Then every voice is made audible: its loudest carrier is a ratio-mode operator at output level
-80..99 whose envelope reaches a high level (L1 >= 75) quickly enough (R1 >= 40), does not fall
+80..99 whose envelope reaches a high level (output level and L1 together at most 15 dB below
+full scale) quickly enough (R1 >= 40), does not fall
 away within milliseconds, and is not scaled away by keyboard level scaling at middle C. Everything else keeps its sampled value. The same ``seed`` always gives
 the same voices (NumPy's PCG64 seeded with ``(seed, block)``), on every platform, and voice ``i``
 depends only on ``seed`` and ``i`` (any slice of an unlimited stream can be drawn directly).
@@ -186,22 +187,28 @@ def _make_audible(blocks: np.ndarray, is_carrier: np.ndarray, transpose: np.ndar
     low = op[:, _OL] < 80
     op[low, _OL] = rng.integers(80, 100, size=n)[low]
     op[:, _MODE] = 0                                               # ratio: follows the keyboard
-    quiet = op[:, _L1] < 75
-    op[quiet, _L1] = rng.integers(75, 100, size=n)[quiet]
+    # Output level and L1 together: at most 20 steps (15 dB) below full scale at the attack peak.
+    dim = (99 - op[:, _OL].astype(np.int64)) + (99 - op[:, _L1].astype(np.int64)) > 20
+    op[dim, _OL] = np.maximum(op[dim, _OL], 88)
+    op[dim, _L1] = rng.integers(90, 100, size=n)[dim]
     slow = op[:, _R1] < 40
     op[slow, _R1] = rng.integers(40, 100, size=n)[slow]
-    # It must not vanish within milliseconds: a fall to a low L2 (or L3) may not be faster than
-    # about 60 dB/s (rate 48, fact sheet §6.3).
+    # It must not vanish within milliseconds: a fall to a level more than 30 steps (22 dB) below
+    # full scale (L2 or L3 together with the output level) may not be faster than about 60 dB/s
+    # (rate 48, fact sheet §6.3).
     for lev, rate in ((_L1 + 1, _R1 + 1), (_L1 + 2, _R1 + 2)):
-        fast = (op[:, lev] < 60) & (op[:, rate] > 48)
+        low = (99 - op[:, lev].astype(np.int64)) + (99 - op[:, _OL].astype(np.int64)) > 30
+        fast = low & (op[:, rate] > 48)
         op[fast, rate] = rng.integers(20, 49, size=n)[fast]
     # Keyboard level scaling on the side of the breakpoint where middle C (after transpose) lies
-    # may attenuate by tens of dB (§5.3): keep the negative curves shallow there.
+    # attenuates by about depth x (distance/3 + 1) x 0.074 dB for the linear curves, less for the
+    # exponential ones (§5.3 example): cap that depth so the note loses at most about 6 dB.
     key = 60 + transpose.astype(np.int64) - 24
-    left_of_bp = op[:, _BP].astype(np.int64) + 21 > key         # the breakpoint is above the key
-    for side, depth, curve in ((left_of_bp, _LD, _LC), (~left_of_bp, _RD, _RC)):
-        deep = side & (op[:, curve] < 2) & (op[:, depth] > 15)
-        op[deep, depth] = rng.integers(0, 16, size=n)[deep]
+    bp_note = op[:, _BP].astype(np.int64) + 21
+    cap = 80 // (np.abs(key - bp_note) // 3 + 1)
+    for side, depth, curve in ((bp_note > key, _LD, _LC), (bp_note <= key, _RD, _RC)):
+        deep = side & (op[:, curve] < 2) & (op[:, depth] > cap)
+        op[deep, depth] = (rng.random(n) * (cap + 1)).astype(np.uint8)[deep]
     blocks[rows, main] = op
 
 
