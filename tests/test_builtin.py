@@ -243,3 +243,38 @@ def test_measurements_are_not_fooled():
     assert abs(audition.cents(m.f0, 130.81)) < 2
     noise = np.random.default_rng(0).standard_normal(2 * sr) * 0.1 * gate
     assert np.isnan(audition.measure(noise, sr, {}).f0)
+
+
+def _batch(notes: list[int], hold_s: float, total_s: float) -> tuple[list, np.ndarray]:
+    """Every voice of every bank at each of ``notes`` (velocity 100), one batch render."""
+    engine = pytest.importorskip("dx7live._engine", reason="the native engine is not built")
+    sr = audition.SAMPLE_RATE
+    items = [(vs, note) for _, _, vs in ALL for note in notes]
+    vced = np.array([np.frombuffer(vs.vced, np.uint8) for vs, _ in items])
+    n = len(items)
+    audio = engine.render_batch(vced, np.array([nt for _, nt in items], np.int32), np.full(n, 100, np.int32),
+                                np.full(n, int(hold_s * sr), np.int64), int(total_s * sr), float(sr))
+    return items, np.asarray(audio, np.float64)
+
+
+def test_every_voice_plays_across_the_keyboard():
+    """Notes C1..C7: audible and not overloaded (keyboard level/rate scaling cannot silence a voice)."""
+    items, audio = _batch([36, 48, 72, 84, 96], 1.0, 1.0)
+    assert np.all(np.isfinite(audio))
+    peaks = np.abs(audio).max(axis=1)
+    bad = [(vs.name, note, round(float(p), 3)) for (vs, note), p in zip(items, peaks) if not 0.05 <= p <= 1.0]
+    assert bad == []
+
+
+def test_every_voice_releases():
+    """After note-off every voice dies away: 2.5-3 s after it, at least 20 dB below the held level."""
+    items, audio = _batch([60], 1.0, 4.0)
+    sr = audition.SAMPLE_RATE
+
+    def level(a, t0, t1):
+        seg = a[int(t0 * sr):int(t1 * sr)]
+        return 10 * np.log10(np.mean(seg * seg) + 1e-20)
+
+    bad = [(vs.name, round(level(a, 0, 1) - level(a, 3.5, 4.0), 1)) for (vs, _), a in zip(items, audio)
+           if level(a, 0, 1) - level(a, 3.5, 4.0) < 20.0]
+    assert bad == []
