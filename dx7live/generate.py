@@ -12,12 +12,15 @@ correlations only). The model is a Gaussian copula:
    per-voice shared component so operators of the same role resemble each other as they do in
    real voices (similar envelopes, for instance).
 
-Then every voice is made audible: its loudest carrier is a ratio-mode operator at output level
-80..99 whose envelope reaches a high level (output level and L1 together at most 15 dB below
-full scale) quickly enough (R1 >= 40), does not fall
-away within milliseconds, and is not scaled away by keyboard level scaling at middle C. Everything else keeps its sampled value. The same ``seed`` always gives
-the same voices (NumPy's PCG64 seeded with ``(seed, block)``), on every platform, and voice ``i``
-depends only on ``seed`` and ``i`` (any slice of an unlimited stream can be drawn directly).
+Then every voice is made audible at middle C: its loudest carrier becomes a ratio-mode operator
+at output level 80..99 whose attack peak (output level and L1 together) is within 15 dB of full
+scale and comes soon enough (R1 >= 40), which does not fall to a low level within milliseconds,
+and whose keyboard level scaling cannot take more than about 6 dB away. Everything else keeps its
+sampled value.
+
+Voice ``i`` of a ``seed`` depends only on ``(seed, i)`` (NumPy PCG64 streams seeded with
+``(seed, block of 1024)``), on every platform: any slice of an unlimited stream can be drawn
+directly with ``start=``.
 
     >>> from dx7live import generate_voices
     >>> bank = generate_voices(1000, seed=7)      # a Bank: bank.vced is uint8[1000, 155]
@@ -30,7 +33,7 @@ import json
 import statistics
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 
