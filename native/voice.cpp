@@ -6,15 +6,26 @@
 namespace dx7 {
 namespace {
 
+// (float)k for k = 0..2*kMaxBlock: gains are g0 + dg * k with k counted from the block start, read
+// from here so the vector loops need no int->float conversion (same value, same rounding).
+struct Ramp {
+  float v[2 * kMaxBlock];
+  Ramp() {
+    for (int i = 0; i < 2 * kMaxBlock; ++i) v[i] = (float)i;
+  }
+};
+const Ramp kRamp;
+
 // A modulator over a block: out[i] = sin(phase + in) * gain, in Q24 phase units.
 template <bool kHasInput>
 void modulatorBlock(uint32_t ph, uint32_t inc, const int32_t* __restrict in,
                     int32_t* __restrict out, float g0, float dg, int k0, int n) {
+  const float* __restrict k = kRamp.v + k0;
   for (int i = 0; i < n; ++i) {
-    uint32_t p = ph + inc * (uint32_t)i;
+    uint32_t p = ph;
     if (kHasInput) p += (uint32_t)in[i];
-    const float g = g0 + dg * (float)(k0 + i);
-    out[i] = (int32_t)(sineQ24(p) * g);
+    out[i] = (int32_t)(sineQ24(p) * (g0 + dg * k[i]));
+    ph += inc;
   }
 }
 
@@ -22,11 +33,12 @@ void modulatorBlock(uint32_t ph, uint32_t inc, const int32_t* __restrict in,
 template <bool kHasInput>
 void carrierBlock(uint32_t ph, uint32_t inc, const int32_t* __restrict in,
                   float* __restrict out, float g0, float dg, int k0, int n) {
+  const float* __restrict k = kRamp.v + k0;
   for (int i = 0; i < n; ++i) {
-    uint32_t p = ph + inc * (uint32_t)i;
+    uint32_t p = ph;
     if (kHasInput) p += (uint32_t)in[i];
-    const float g = g0 + dg * (float)(k0 + i);
-    out[i] += sineQ24(p) * g;
+    out[i] += sineQ24(p) * (g0 + dg * k[i]);
+    ph += inc;
   }
 }
 
