@@ -3,6 +3,15 @@
 #include "sine.h"
 #include "tables.h"
 
+// The voice renderer is compiled twice, for baseline SSE2 and for AVX2, and the best one for the
+// CPU is picked when the module loads (GCC function multi-versioning). No FMA is enabled, so both
+// versions compute bit-identical results.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(DX7_NO_CLONES)
+#define DX7_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DX7_VECTOR_CLONES
+#endif
+
 namespace dx7 {
 namespace {
 
@@ -137,7 +146,7 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
 
 }  // namespace
 
-void Voice::render(const RenderContext& ctx, float* out, int k0, int n) {
+DX7_VECTOR_CLONES void Voice::render(const RenderContext& ctx, float* out, int k0, int n) {
   const Algorithm& alg = *ctx.alg;
   const uint8_t needed_ops = needed;
   uint8_t written = 0;  // operators whose obuf holds this block's output
