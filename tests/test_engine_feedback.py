@@ -68,3 +68,34 @@ def test_feedback_7_on_a_full_level_carrier_is_bounded_and_bright():
     assert h[1] > 0.05 * h[0] and h[2] > 0.02 * h[0], f"harmonics {np.round(h, 4)}: feedback too weak"
     nyq = component_amplitude(x, SR, SR / 2 - 1)
     assert nyq < 0.01 * h[0], "energy at Nyquist: feedback is hunting"
+
+
+def simulate_carrier_feedback(fb: int, frames: int, f: float, gain_factor: float) -> np.ndarray:
+    """A full-level carrier with self-feedback: 0.25 sin(2pi(n f/sr + (y[n-1]+y[n-2]) 2^(FB-8) g))."""
+    y1 = y2 = 0.0
+    out = np.empty(frames)
+    k = 2.0 ** (fb - 8) * gain_factor
+    w = f / SR
+    for n in range(frames):
+        y = math.sin(2 * math.pi * (n * w + (y1 + y2) * k))
+        y2, y1 = y1, y
+        out[n] = 0.25 * y
+    return out
+
+
+@pytest.mark.parametrize("fb", [3, 5, 7])
+def test_algorithm_32_carrier_feedback_is_quarter_gain(fb):
+    # §3/§9 [UNKNOWN, engine's documented choice]: Dexed's Mark I calibration - when the feedback
+    # operator is a carrier (algorithm 32) the feedback gain is 1/4 (shift + 2).
+    f = ref.fixed_hz(2, 30)                     # 199.5 Hz, fixed, so harmonics are known exactly
+    v = only_ops(32, {6}, feedback=fb)
+    set_op(v, 6, mode=1, coarse=2, fine=30)
+    frames = SR // 2
+    x = render(v, note=60, hold=frames / SR)[:frames]
+    skip = SR // 20
+    y = simulate_carrier_feedback(fb, frames, f, 0.25)
+    got = np.array([component_amplitude(x[skip:], SR, k * f) for k in range(1, 8)])
+    want = np.array([component_amplitude(y[skip:], SR, k * f) for k in range(1, 8)])
+    strong = want > want.max() * 0.01
+    err = 20 * np.log10(got[strong] / want[strong])
+    assert np.all(np.abs(err) < 0.5), f"FB {fb} on an algorithm-32 carrier: harmonic errors (dB) {np.round(err, 2)}"
