@@ -19,7 +19,7 @@ def test_sixteen_voices_sound_together():
     s = synth(single_carrier(), SR)
     for n in NOTES16:
         s.note_on(n, 100)
-    x = s.render(SR // 4)[SR // 20:]
+    x = s.render(SR // 2)[SR // 20:]
     for n in NOTES16:
         a = amp_at(x, n)
         assert abs(a - 0.25) < 0.01, f"note {n} amplitude {a:.4f} with 16 held, want 0.25"
@@ -33,7 +33,7 @@ def test_seventeenth_held_note_is_ignored():
         s.note_on(n, 100)
     s.render(SR // 20)
     s.note_on(83, 100)
-    x = s.render(SR // 4)[SR // 20:]
+    x = s.render(SR // 2)[SR // 20:]
     assert amp_at(x, 83) < 1e-3, f"the 17th note sounds (amplitude {amp_at(x, 83):.4f})"
     for n in NOTES16:
         assert amp_at(x, n) > 0.24, f"held note {n} was stolen"
@@ -50,7 +50,7 @@ def test_released_voice_is_reused():
     s.note_off(NOTES16[3])
     s.render(SR // 10)                    # rate 99 release: gone in ~6 ms
     s.note_on(83, 100)
-    x = s.render(SR // 4)[SR // 20:]
+    x = s.render(SR // 2)[SR // 20:]
     assert amp_at(x, 83) > 0.24, "a note after a release did not get the freed voice"
     assert amp_at(x, NOTES16[3]) < 1e-3
 
@@ -60,7 +60,7 @@ def test_smaller_polyphony(polyphony):
     s = synth(single_carrier(), SR, polyphony=polyphony)
     for n in NOTES16[:polyphony + 1]:
         s.note_on(n, 100)
-    x = s.render(SR // 4)[SR // 20:]
+    x = s.render(SR // 2)[SR // 20:]
     for n in NOTES16[:polyphony]:
         assert amp_at(x, n) > 0.24, f"polyphony {polyphony}: note {n} missing"
     assert amp_at(x, NOTES16[polyphony]) < 1e-3, f"polyphony {polyphony}: extra note sounds"
@@ -98,10 +98,10 @@ def test_mono_mode_plays_one_note_legato():
     s.note_on(60, 100)
     s.render(SR // 10)
     s.note_on(67, 100)
-    x = s.render(SR // 4)[SR // 20:]
+    x = s.render(SR // 2)[SR // 20:]
     assert amp_at(x, 60) < 1e-3, "mono mode: the first note still sounds"
     assert amp_at(x, 67) > 0.24, "mono mode: the second note does not sound"
     s.note_off(67)
-    y = s.render(SR // 4)[SR // 20:]
+    y = s.render(SR // 2)[SR // 20:]
     got = f0_zero_crossings(y, SR)
     assert abs(ref.cents(got, ref.ratio_hz(60))) < 1, f"after release the held key should sound again ({got:.1f} Hz)"
