@@ -110,8 +110,11 @@ def peak_envelope_db(x: np.ndarray, sr: float, window: float) -> tuple[np.ndarra
 
 
 def slope_between(t: np.ndarray, level_db: np.ndarray, hi_db: float, lo_db: float) -> float:
-    """Least-squares slope (dB/s) of the points whose level lies in [lo_db, hi_db]."""
-    sel = (level_db <= hi_db) & (level_db >= lo_db)
+    """Least-squares slope (dB/s) of the points after the loudest one whose level lies in
+    [lo_db, hi_db] (so an attack passing through the same levels is not mixed into a decay)."""
+    level_db = np.asarray(level_db)
+    after = np.arange(level_db.size) >= int(np.argmax(level_db))
+    sel = (level_db <= hi_db) & (level_db >= lo_db) & after
     if sel.sum() < 3:
         raise ValueError(f"only {int(sel.sum())} envelope points between {lo_db} and {hi_db} dB")
     return float(np.polyfit(t[sel], level_db[sel], 1)[0])
@@ -160,3 +163,20 @@ def hilbert_envelope_db(x: np.ndarray, pre_pad: int = 4096) -> np.ndarray:
     x = np.concatenate([np.zeros(pre_pad), np.asarray(x, dtype=np.float64), np.zeros(pre_pad)])
     a = np.abs(hilbert(x))[pre_pad:-pre_pad]
     return 20 * np.log10(np.maximum(a, 1e-12))
+
+
+def rising_edges(t: np.ndarray, values: np.ndarray, margin: float = 0.3) -> np.ndarray:
+    """Times where a square-like signal switches from its low to its high state, with hysteresis:
+    it must go below -margin*depth and then above +margin*depth (depth = 90th percentile of
+    |values|), so flat stretches and one-sample glitches at the edges do not count."""
+    values = np.asarray(values, dtype=np.float64)
+    depth = np.percentile(np.abs(values), 90)
+    hi, lo = margin * depth, -margin * depth
+    edges, state = [], 0
+    for ti, vi in zip(t, values):
+        if vi < lo:
+            state = -1
+        elif vi > hi and state == -1:
+            edges.append(ti)
+            state = 1
+    return np.array(edges)

@@ -23,11 +23,13 @@ def render_batch(voices, frames=FRAMES, note=57):
 
 # "Audible": a carrier at output level 99 has RMS 0.177; an operator at output level 0 sits at the
 # -90 dB floor (RMS < 1e-5). "Different": a level-99 modulator moves the phase by up to 2 cycles,
-# so the output changes by O(0.1); a level-0 modulator moves it by < 1e-4 cycle (< 1e-3 change).
+# so the output changes by O(0.1-1). "Same": an operator at output level 0 still outputs the floor
+# level (16 µsteps, §5.4); through a chain of full-level modulators (index 4 pi each) that leaks up
+# to ~4e-3 (algorithm 4's loop through a floor-level OP6), so 1e-2 is the bound.
 AUDIBLE = 0.05
 SILENT = 1e-3
-DIFFERENT = 0.02
-SAME = 2e-3
+DIFFERENT = 0.1
+SAME = 1e-2
 
 
 @pytest.mark.parametrize("alg", ALGS)
@@ -101,18 +103,20 @@ def test_feedback_loop_algorithms_4_and_6(alg, source):
     # loop source on an unrelated fixed frequency: with self-feedback the output only holds
     # f_src + k*220 Hz; with the loop, the source's frequency enters OP6 and components at exact
     # multiples of 220 Hz appear.
+    # The modulators sit at output level 75 so that OP6's own feedback stays periodic (at full
+    # level FB 7 turns noisy, and noise has energy at every frequency).
     chain = {6} | ref.downstream(alg, 6)
     v = only_ops(alg, chain, feedback=7)
-    set_op(v, 6, coarse=2)                               # 440 Hz
-    set_op(v, 5, coarse=1)                               # 220 Hz
-    set_op(v, source, mode=1, coarse=3, fine=2)          # 1047.1 Hz, fixed
+    set_op(v, 6, coarse=2, ol=75)                        # 440 Hz
+    set_op(v, 5, coarse=1, ol=75)                        # 220 Hz
+    set_op(v, source, mode=1, coarse=3, fine=2, ol=99)   # 1047.1 Hz, fixed
     frames = SR
     x = render_batch([v], frames=frames)[0][SR // 10:]
     total = rms(x)
     harm = np.sqrt(np.sum([component_amplitude(x, SR, k * ref.ratio_hz(57)) ** 2 / 2
                            for k in range(1, 21)]))
     ratio_db = 20 * np.log10(harm / total)
-    assert ratio_db > -50, f"algorithm {alg}: no loop from OP{source} into OP6 " \
+    assert ratio_db > -40, f"algorithm {alg}: no loop from OP{source} into OP6 " \
                            f"(harmonics of 220 Hz at {ratio_db:.1f} dB of the total)"
     # control: the same operators under an algorithm with plain OP6 self-feedback (3 for 4, 5 for 6)
     v2 = list(v)
@@ -120,4 +124,4 @@ def test_feedback_loop_algorithms_4_and_6(alg, source):
     y = render_batch([v2], frames=frames)[0][SR // 10:]
     harm2 = np.sqrt(np.sum([component_amplitude(y, SR, k * ref.ratio_hz(57)) ** 2 / 2
                             for k in range(1, 21)]))
-    assert 20 * np.log10(harm2 / rms(y)) < -60, "self-feedback control produced loop components"
+    assert 20 * np.log10(harm2 / rms(y)) < -70, "self-feedback control produced loop components"

@@ -18,29 +18,35 @@ FULL_DB = 20 * math.log10(0.25)          # a full-scale carrier peaks at 0.25 (c
 SLOPE_TOL = 0.02
 
 
-def decay_voice(rate, rs=0, coarse=4):
-    """Carrier: instant attack to L1 99, then R2 = rate down to L2 = 0 while the key is held."""
+def decay_voice(rate, rs=0, coarse=16):
+    """Carrier (7 kHz at A4, so short windows still hold whole periods): instant attack to L1 99,
+    then R2 = rate down to L2 = 0 while the key is held."""
     v = single_carrier(ratio_coarse=coarse, rs=rs)
     set_op(v, 1, rates=(99, rate, 99, 99), levels=(99, 0, 0, 0))
     return v
 
 
-def measured_decay_slope(v, note, seconds, hi=-3.0, lo=-45.0, window=0.002):
+def decay_window(db_per_s, carrier_hz):
+    """RMS window: whole carrier periods, about 1 dB of decay, between 2 periods and 10 ms."""
+    periods = max(2, min(int(0.01 * carrier_hz), int(carrier_hz / db_per_s)))
+    return periods / carrier_hz
+
+
+def measured_decay_slope(v, note, seconds, carrier_hz, want, lo=-45.0):
     x = render(v, note=note, hold=seconds)
-    t, lev = envelope_db(x, SR, window)
-    lev = lev - FULL_DB
-    return slope_between(t, lev, hi, lo)
+    t, lev = envelope_db(x, SR, decay_window(want, carrier_hz))
+    # fast rates: start 6 dB down, clear of the peak that the rate-99 attack rounds off
+    return slope_between(t, lev - FULL_DB, -1.0 if want < 100 else -6.0, lo)
 
 
-@pytest.mark.parametrize("rate", [20, 30, 40, 50, 55, 60, 70, 80, 85])
+@pytest.mark.parametrize("rate", [20, 30, 40, 50, 55, 60, 70, 80, 85, 90])
 def test_decay_slope(rate):
     q = ref.qrate(rate)
     want = ref.decay_db_per_s(q)
     # render long enough for 45 dB (or 3 s for the slowest rates, at least 5 dB of slope)
     seconds = min(3.0, 50.0 / want + 0.02)
     lo = max(-45.0, -want * (seconds - 0.02) + 1)
-    window = min(0.01, max(0.0006, 2.0 / want))          # ~2 dB per window at most
-    got = -measured_decay_slope(decay_voice(rate), 69, seconds, lo=lo, window=window)
+    got = -measured_decay_slope(decay_voice(rate), 69, seconds, ref.ratio_hz(69, 16), want, lo=lo)
     assert abs(got / want - 1) < SLOPE_TOL, \
         f"rate {rate} (q {q}): decays {got:.2f} dB/s, §6.3 model {want:.2f} dB/s"
 
@@ -52,8 +58,10 @@ def test_rate_scaling_speeds_up_decay(note):
     q = min(63, ref.qrate(rate) + ref.rate_scaling_delta(rs, note))
     want = ref.decay_db_per_s(q)
     seconds = min(3.0, 50.0 / want + 0.02)
-    window = min(0.01, max(0.0006, 2.0 / want))
-    got = -measured_decay_slope(decay_voice(rate, rs=rs, coarse=2), note, seconds, window=window)
+    lo = max(-45.0, -want * (seconds - 0.02) + 1)
+    coarse = 16 if note < 90 else 2
+    got = -measured_decay_slope(decay_voice(rate, rs=rs, coarse=coarse), note, seconds,
+                                ref.ratio_hz(note, coarse), want, lo=lo)
     assert abs(got / want - 1) < SLOPE_TOL, \
         f"RS {rs} note {note} (q {q}): {got:.2f} dB/s, model {want:.2f} dB/s"
 
@@ -96,17 +104,16 @@ def test_attack_jumps_to_1716():
 
 @pytest.mark.parametrize("release_rate", [40, 60, 75])
 def test_release_slope(release_rate):
-    v = single_carrier(ratio_coarse=4)
+    v = single_carrier(ratio_coarse=16)
     set_op(v, 1, rates=(99, 99, 99, release_rate), levels=(99, 99, 99, 0))
     want = ref.decay_db_per_s(ref.qrate(release_rate))
     hold = 0.1
     seconds = hold + min(3.0, 50.0 / want) + 0.02
     x = render(v, note=69, hold=hold, total=seconds)
-    window = min(0.01, max(0.0006, 2.0 / want))
-    t, lev = envelope_db(x, SR, window)
+    t, lev = envelope_db(x, SR, decay_window(want, ref.ratio_hz(69, 16)))
     lev = lev - FULL_DB
-    after = t > hold + window
-    got = -slope_between(t[after], lev[after], -3.0, max(-45.0, -want * (seconds - hold - 0.02) + 1))
+    after = t > hold + 0.01
+    got = -slope_between(t[after], lev[after], -6.0, max(-45.0, -want * (seconds - hold - 0.02) + 1))
     assert abs(got / want - 1) < SLOPE_TOL, f"release rate {release_rate}: {got:.2f} dB/s, model {want:.2f}"
 
 
@@ -157,10 +164,10 @@ def test_nonzero_l4_drones_after_release():
 
 def test_envelope_timing_is_independent_of_the_sample_rate():
     # §6.3: increments are per DX7 sample; an engine scales them by 49096/fs
-    v = decay_voice(50)
+    v = decay_voice(50, coarse=4)
     want = ref.decay_db_per_s(ref.qrate(50))
     for sr in (44100, 96000):
         x = render(v, note=69, hold=0.8, sr=sr)
-        t, lev = envelope_db(x, sr, 0.005)
-        got = -slope_between(t, lev - FULL_DB, -3, -45)
+        t, lev = envelope_db(x, sr, decay_window(want, ref.ratio_hz(69, 4)))
+        got = -slope_between(t, lev - FULL_DB, -6, -45)
         assert abs(got / want - 1) < SLOPE_TOL, f"{sr} Hz: {got:.2f} dB/s, model {want:.2f}"

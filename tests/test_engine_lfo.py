@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import dx7_reference as ref
-from audio_analysis import envelope_db, f0_zero_crossings, pitch_track, rms
-from engine_voices import render, set_voice, single_carrier
+from audio_analysis import envelope_db, f0_zero_crossings, pitch_track, rising_edges, rms
+from engine_voices import render, set_voice, single_carrier, synth
 
 SR = 48000
 NOTE = 81
@@ -21,10 +21,8 @@ def lfo_voice(speed, pmd=0, amd=0, pms=0, ams=0, wave=SQUARE, delay=0, coarse=1)
 
 
 def square_transitions(t, hz, base):
-    """Times where the pitch goes from below to above base (a square-wave vibrato's rising edges)."""
-    up = hz > base
-    idx = np.nonzero(~up[:-1] & up[1:])[0]
-    return t[idx + 1]
+    """Times where a square-wave vibrato switches from its low to its high half."""
+    return rising_edges(t, 1200 * np.log2(np.asarray(hz) / base))
 
 
 # LFO rate tolerance 0.25 %: the fact sheet's effective tick (372.27 Hz) and the nominal one
@@ -50,7 +48,7 @@ def plateau_pitches(x, speed, base):
     t, hz = pitch_track(x, SR)
     half = 0.5 / ref.lfo_hz(speed)
     edges = np.sort(np.concatenate([square_transitions(t, hz, base),
-                                    square_transitions(t, -hz, -base)]))
+                                    square_transitions(t, base ** 2 / hz, base)]))
     highs, lows = [], []
     for a, b in zip(edges[:-1], edges[1:]):
         if b - a < 0.8 * half:
@@ -100,14 +98,46 @@ def test_lfo_delay_and_fade_in():
         f"during the fade ({wait_s:.2f}-{full_s:.2f} s) depth {mid.max():.1f} cent of {full:.1f}"
 
 
+def note_after_fade_in(v, seconds):
+    """Play NOTE 0.2 s after power-on: with LFO delay 0 the fade-in runs once from power-on (the
+    delay counter is never reset, §8.3), so by then the LFO is at full depth."""
+    s = synth(v, SR)
+    s.render(int(0.2 * SR))
+    s.note_on(NOTE, 100)
+    return s.render(int(seconds * SR))
+
+
 def test_lfo_key_sync_phase():
     # §8.4: key sync sets the phase to 0x7FFF: a square LFO starts in its negative (low) half
     base = ref.ratio_hz(NOTE)
-    x = render(lfo_voice(10, pmd=99, pms=5), note=NOTE, hold=0.3)
-    f = f0_zero_crossings(x[int(0.02 * SR):int(0.15 * SR)], SR)
+    x = note_after_fade_in(lfo_voice(10, pmd=99, pms=5), 0.3)
+    f = f0_zero_crossings(x[int(0.01 * SR):int(0.15 * SR)], SR)
     want = ref.pitch_mod_cents(ref.pitch_mod_units(-128, 99, 5))
     assert abs(ref.cents(f, base) - want) < max(1.2, 0.005 * abs(want)), \
         f"first LFO half at {ref.cents(f, base):+.1f} cent; key sync should start low ({want:+.1f})"
+
+
+def test_lfo_fades_in_once_after_power_on_with_delay_zero():
+    # §8.3: delay 0 -> 14 ticks of wait and 14 of fade from power-on, then full depth for good
+    base = ref.ratio_hz(NOTE)
+    x = render(lfo_voice(10, pmd=99, pms=5), note=NOTE, hold=0.3)
+    t, hz = pitch_track(x, SR)
+    c = np.array([ref.cents(f, base) for f in hz])
+    wait, ramp = ref.lfo_delay_ticks(0)
+    assert np.all(np.abs(c[t < 0.9 * wait / ref.TICK_HZ]) < 1.5), "vibrato before the power-on fade-in"
+    full = abs(ref.pitch_mod_cents(ref.pitch_mod_units(-128, 99, 5)))
+    late = c[(t > 1.1 * (wait + ramp) / ref.TICK_HZ) & (t < 0.25)]
+    assert np.all(np.abs(np.abs(late) - full) < 0.01 * full + 1.2), "no full depth after the fade-in"
+
+
+@pytest.mark.parametrize("wave,first_sign", [(0, +1), (1, +1), (2, -1)])
+def test_waveform_start_after_key_sync(wave, first_sign):
+    # §8.4 key sync (phase 0x7FFF): triangle starts at its top, saw down at +127, saw up at -128.
+    base = ref.ratio_hz(NOTE)
+    x = note_after_fade_in(lfo_voice(15, pmd=99, pms=5, wave=wave), 0.05)
+    f = f0_zero_crossings(x[int(0.002 * SR):int(0.02 * SR)], SR)
+    c = ref.cents(f, base)
+    assert c * first_sign > 200, f"wave {wave}: starts at {c:+.1f} cent, expected sign {first_sign:+d}"
 
 
 def level_plateaus(x, speed):
@@ -150,17 +180,6 @@ def test_ams_zero_is_immune_to_am():
     x = render(lfo_voice(30, amd=99, ams=0, coarse=4), note=NOTE, hold=0.8)
     t, lev = envelope_db(x[int(0.02 * SR):], SR, 0.005)
     assert lev.max() - lev.min() < 0.1, f"AMS 0 operator level varies by {lev.max() - lev.min():.2f} dB"
-
-
-@pytest.mark.parametrize("wave,first_sign", [(0, +1), (1, +1), (2, -1)])
-def test_waveform_start_after_key_sync(wave, first_sign):
-    # §8.4 key sync (phase 0x7FFF): triangle starts at its top, saw down at +127, saw up at -128.
-    base = ref.ratio_hz(NOTE)
-    speed = 15
-    x = render(lfo_voice(speed, pmd=99, pms=5, wave=wave), note=NOTE, hold=0.15)
-    f = f0_zero_crossings(x[int(0.005 * SR):int(0.03 * SR)], SR)
-    c = ref.cents(f, base)
-    assert c * first_sign > 200, f"wave {wave}: starts at {c:+.1f} cent, expected sign {first_sign:+d}"
 
 
 def test_triangle_vibrato_is_symmetric_ramp():

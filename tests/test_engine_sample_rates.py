@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dx7_reference as ref
-from audio_analysis import envelope_db, f0_zero_crossings, pitch_track, slope_between
+from audio_analysis import envelope_db, f0_zero_crossings, pitch_track, rising_edges, slope_between
 from engine_voices import render, set_op, set_voice, single_carrier
 
 RATES = [22050, 44100, 48000, 49096, 96000]
@@ -36,8 +36,7 @@ def test_lfo_rate(sr):
     x = render(v, note=69, hold=1.5, sr=sr)
     t, hz = pitch_track(x, sr)
     base = ref.ratio_hz(69, coarse=2)
-    up = hz > base
-    edges = t[np.nonzero(~up[:-1] & up[1:])[0] + 1]
+    edges = rising_edges(t, 1200 * np.log2(hz / base))
     got = 1 / np.polyfit(np.arange(edges.size), edges, 1)[0]
     want = ref.lfo_hz(speed)
     assert abs(got / want - 1) < 0.0025, f"{sr} Hz: LFO {got:.4f} Hz, want {want:.4f}"
