@@ -13,6 +13,22 @@ SR = 48000
 NOTE = 69
 
 
+# Levels at the -90 dB floor (16 µsteps, §5.4): the engine may skip an operator that quiet
+# altogether (msfa does below -83.5 dB), so there the test only asks for "at most the floor".
+FLOOR_DB = -85.0
+
+
+def db_re_full(amp):
+    return 20 * math.log10(max(amp, 1e-12) / 0.25)
+
+
+def check_level(got, want, what):
+    if want < FLOOR_DB:
+        assert got < FLOOR_DB + 1, f"{what}: {got:.2f} dB, fact sheet {want:.2f} dB (floor)"
+    else:
+        assert abs(got - want) < DB_TOL, f"{what}: {got:.2f} dB re full scale, fact sheet {want:.2f} dB"
+
+
 def steady_amplitude(v, note=NOTE, velocity=100, sr=SR):
     """Peak amplitude of a held sine carrier, from its RMS over 0.2 s after a 50 ms settle."""
     x = render(v, note=note, velocity=velocity, hold=0.25, sr=sr)
@@ -37,8 +53,8 @@ def test_full_scale_carrier_peaks_at_quarter():
 def test_output_level_steps(ol):
     # §5.1 + §5.4: a held carrier at EG L99 settles at 3840 - 32*TABLE_LOG[OL] µsteps
     want = ref.level_db(ref.operator_level(ref.default_op(ol=ol), NOTE, 100))
-    got = 20 * math.log10(steady_amplitude(single_carrier(level=ol)) / 0.25)
-    assert abs(got - want) < DB_TOL, f"OL {ol}: {got:.2f} dB re full scale, fact sheet {want:.2f} dB"
+    got = db_re_full(steady_amplitude(single_carrier(level=ol)))
+    check_level(got, want, f"OL {ol}")
 
 
 def test_output_level_zero_is_at_the_floor():
@@ -53,8 +69,7 @@ def test_eg_level_steps(eg_level):
     v = single_carrier()
     set_op(v, 1, levels=(99, 99, eg_level, 0))
     want = ref.level_db(ref.operator_level(ref.default_op(), NOTE, 100, eg_level=eg_level))
-    got = 20 * math.log10(steady_amplitude(v) / 0.25)
-    assert abs(got - want) < DB_TOL, f"EG L3 {eg_level}: {got:.2f} dB, fact sheet {want:.2f} dB"
+    check_level(db_re_full(steady_amplitude(v)), want, f"EG L3 {eg_level}")
 
 
 @pytest.mark.parametrize("kvs", [0, 1, 3, 5, 7])
@@ -63,9 +78,8 @@ def test_velocity_sensitivity(kvs, velocity):
     # §5.2 + A12: firmware MIDI velocity path; §5.4 clamp OPLVL >= 4 at the top
     op = ref.default_op(kvs=kvs)
     want = ref.level_db(ref.operator_level(op, NOTE, velocity))
-    got = 20 * math.log10(steady_amplitude(single_carrier(kvs=kvs), velocity=velocity) / 0.25)
-    assert abs(got - want) < DB_TOL, \
-        f"KVS {kvs} velocity {velocity}: {got:.2f} dB, fact sheet {want:.2f} dB"
+    got = db_re_full(steady_amplitude(single_carrier(kvs=kvs), velocity=velocity))
+    check_level(got, want, f"KVS {kvs} velocity {velocity}")
 
 
 @pytest.mark.parametrize("note", [21, 36, 48, 52, 54, 55, 57, 58, 60, 61, 63, 72, 84, 96, 108])
@@ -73,8 +87,8 @@ def test_keyboard_level_scaling_example(note):
     # §5.3 worked example: BP 39 (C3), -LIN, depth 99 both sides, transpose 24
     fields = dict(bp=39, ld=99, rd=99, lc=0, rc=0)
     want = ref.level_db(ref.operator_level(ref.default_op(**fields), note, 100))
-    got = 20 * math.log10(steady_amplitude(single_carrier(**fields), note=note) / 0.25)
-    assert abs(got - want) < DB_TOL, f"note {note}: {got:.2f} dB, fact sheet {want:.2f} dB"
+    got = db_re_full(steady_amplitude(single_carrier(**fields), note=note))
+    check_level(got, want, f"note {note}")
 
 
 @pytest.mark.parametrize("fields", [
@@ -87,14 +101,8 @@ def test_keyboard_level_scaling_example(note):
 @pytest.mark.parametrize("note", [24, 45, 60, 75, 100])
 def test_keyboard_level_scaling_curves(fields, note):
     want = ref.level_db(ref.operator_level(ref.default_op(**fields), note, 100))
-    got = 20 * math.log10(max(steady_amplitude(single_carrier(**{k: v for k, v in fields.items()
-                                                                  if k != "ol"},
-                                                               level=fields["ol"]), note=note),
-                              1e-12) / 0.25)
-    if want < -80:       # near the -90 dB floor the sine table's own noise dominates
-        assert got < -75, f"{fields} note {note}: {got:.2f} dB, fact sheet {want:.2f} dB"
-    else:
-        assert abs(got - want) < DB_TOL, f"{fields} note {note}: {got:.2f} dB, fact sheet {want:.2f} dB"
+    v = single_carrier(**{k: x for k, x in fields.items() if k != "ol"}, level=fields["ol"])
+    check_level(db_re_full(steady_amplitude(v, note=note)), want, f"{fields} note {note}")
 
 
 def test_key_scaling_uses_transposed_key():
@@ -103,8 +111,7 @@ def test_key_scaling_uses_transposed_key():
     v = single_carrier(**fields)
     v[144] = 36                                      # transpose +1 octave
     want = ref.level_db(ref.operator_level(ref.default_op(**fields), 60, 100, transpose=36))
-    got = 20 * math.log10(steady_amplitude(v, note=60) / 0.25)
-    assert abs(got - want) < DB_TOL, f"transposed: {got:.2f} dB, fact sheet {want:.2f} dB"
+    check_level(db_re_full(steady_amplitude(v, note=60)), want, "transposed")
 
 
 def test_carriers_sum_linearly_without_normalisation():
