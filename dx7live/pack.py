@@ -19,6 +19,8 @@ import csv
 import io
 import json
 import os
+import sys
+import types
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,9 +30,9 @@ from typing import Iterable, Optional, Union
 import numpy as np
 
 from dx7live import _io
-from dx7live.patchfile import Bank, PatchError, list_files, load, _Sources
-from dx7live.voice import NAME_OFFSET, VCED_SIZE, vced_hashes
-from dx7live.writers import _check_target, save_bank, save_collection
+from dx7live.patchfile import Bank, load_many
+from dx7live.voice import NAME_OFFSET, vced_hashes
+from dx7live.writers import _check_target, _file_ids, save_bank, save_collection
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -71,8 +73,10 @@ class PackResult:
                      f"{self.warnings} warnings in {self.files_with_warnings} files")
         lines.append(f"unique voices: {self.unique_with_name} (by content and name), "
                      f"{self.unique_without_name} (ignoring the name); written: {self.unique}")
-        for p in self.outputs:
-            lines.append(f"wrote {p}")
+        if len(self.outputs) > 3:
+            lines.append(f"wrote {len(self.outputs)} banks: {self.outputs[0]} ... {self.outputs[-1].name}")
+        else:
+            lines.extend(f"wrote {p}" for p in self.outputs)
         if self.manifest:
             lines.append(f"wrote {self.manifest}")
         return "\n".join(lines)
@@ -105,28 +109,20 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def collect(inputs: Union[PathLike, Iterable[PathLike]], progress: bool = False,
             result: Optional[PackResult] = None) -> Bank:
-    """Read every file under ``inputs`` (rejections recorded, never raised) into one Bank."""
+    """Read every file under ``inputs`` (rejections recorded, never raised) into one Bank,
+    filling the file figures of ``result``."""
     result = result if result is not None else PackResult()
-    files = list_files(inputs)
-    it: Iterable[Path] = files
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(files, unit="file", desc="reading", leave=False)
-    banks: list[Bank] = []
-    for f in it:
+    bank = load_many(inputs, progress=progress)
+    for f in bank.files:
         result.files_read += 1
-        try:
-            b = load(f)
-        except PatchError as exc:
-            result.rejected.append((str(f), exc.reason))
+        if f.rejected:
+            result.rejected.append((f.path, f.error or ""))
             continue
-        banks.append(b)
-        result.formats[b.files[0].format] += 1
-        if b.warnings:
+        result.formats[f.format] += 1
+        if f.warnings:
             result.files_with_warnings += 1
-            result.warnings += len(b.warnings)
-    vced = np.concatenate([b.vced for b in banks]) if banks else np.zeros((0, VCED_SIZE), np.uint8)
-    return Bank(vced, _Sources.concat([b.sources for b in banks]), [], [r for b in banks for r in b.files])
+            result.warnings += len(f.warnings)
+    return bank
 
 
 def pack(inputs: Union[PathLike, Iterable[PathLike]], output: PathLike, *, ignore_name: bool = False,
@@ -164,7 +160,7 @@ def pack(inputs: Union[PathLike, Iterable[PathLike]], output: PathLike, *, ignor
         raise ValueError("no voices found: nothing written" +
                          (f" ({len(result.rejected)} files rejected)" if result.rejected else ""))
 
-    input_files = [Path(f.path) for f in bank.files] + [Path(p) for p, _ in result.rejected]
+    input_files = _file_ids([f.path for f in bank.files])
     _check_target(manifest_path, overwrite, input_files)
     if out.suffix.lower() == ".syx":
         result.outputs = save_bank(kept, out, split=True, overwrite=overwrite, inputs=input_files)
@@ -195,3 +191,15 @@ def _write_manifest(path: Path, kept: Bank, counts: np.ndarray, outputs: list[Pa
         w.writerows(rows)
         text = buf.getvalue()
     _io.atomic_write(path, text.encode("utf-8"))
+
+
+class _CallableModule(types.ModuleType):
+    """``dx7live.pack`` names both this module and its :func:`pack` function. Python binds the
+    package attribute to the module whenever ``dx7live.pack`` is imported before the name is
+    first used, so the module is made callable: ``dx7live.pack(...)`` always packs."""
+
+    def __call__(self, *args, **kwargs) -> PackResult:
+        return pack(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union, overload
@@ -35,9 +37,13 @@ from dx7live.voice import (NAME_OFFSET, PACKED_SIZE, PARAM_LABELS, VCED_MAX, VCE
 PathLike = Union[str, "os.PathLike[str]"]
 MAX_FILE_BYTES = 256 * 1024 * 1024   # nothing DX7 is this big; refuse instead of filling memory
 # Headerless data is accepted when, per non-empty voice, fewer than this many fields are out of
-# range or unused bits set (see _implausibility). In the corpus, real banks score at most 6.8;
-# other data (another synth's bank, a librarian file) 13 and more, random bytes about 25.
+# range, unused bits set or name characters are control codes (see _row_scores). In the corpus,
+# real banks score at most 6.8; other data (another synth's bank, librarian files read at the
+# wrong offset) 12.9 and more, random bytes about 25.
 PLAUSIBLE_SCORE = 9.0
+# Unpacked (155-byte) voices have no bitfields: every byte is one parameter, so real files score
+# 0 and a looser limit would accept other layouts (a junk 4960-byte file in the corpus scores 2.1).
+PLAUSIBLE_SCORE_VCED = 1.0
 MAX_FIELDS_LISTED = 4
 
 
@@ -252,7 +258,10 @@ def _read_input(path_or_bytes: Union[PathLike, bytes, bytearray, memoryview]) ->
     if path.is_dir():
         raise PatchError(label, "is a directory (use dx7live.patchfile.load_many for folders)")
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise PatchError(label, "not a regular file")
+        size = st.st_size
         if size > MAX_FILE_BYTES:
             raise PatchError(label, f"{size / 1e6:.0f} MB is far too big for DX7 voice data")
         with open(path, "rb") as f:
@@ -449,6 +458,15 @@ def _parts_from_dumps(scan: sysex.ScanResult, res: _Result, prefix: str = "") ->
             continue
         raw = np.frombuffer(d.data[:n * width], np.uint8).reshape(n, width)
         offsets = d.offset + 6 + np.arange(n, dtype=np.int64) * width
+        if d.checksum_ok is False:
+            # a failed checksum plus data that does not look like a voice: not a voice at all
+            # (e.g. a librarian's scratch buffer framed as a dump); drop it, say so
+            nonempty = raw.any(axis=1)
+            bad = (_row_scores(raw, d.kind) > PLAUSIBLE_SCORE) & nonempty
+            if bad.sum() > nonempty.sum() // 2:
+                res.problems.append(f"{what}: dropped, its data does not look like DX7 voice data "
+                                    f"(bad checksum and many fields out of range)")
+                continue
         parts.append(_Part(d.kind, raw, offsets, what))
     if scan.kinds:
         res.notes.append("ignored " + _kinds_text(scan.kinds))
@@ -464,7 +482,9 @@ def _find_in_smf(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
                           for track in mid.tracks for msg in track if msg.type == "sysex")
     except Exception as exc:  # mido raises many kinds of errors on damaged files
         res.problems.append(f"damaged MIDI file ({type(exc).__name__}: {exc}); searched its raw bytes")
-        stream = buf
+        # a sysex event is F0 <variable-length size> <data>: drop the size before each Yamaha
+        # dump header so the ordinary scanner finds the dumps in the raw bytes
+        stream = re.sub(rb"\xF0[\x80-\xFF]{0,3}[\x00-\x7F](?=\x43[\x00-\x0F][\x00\x09])", b"\xF0", buf)
     scan = sysex.scan(stream)
     if not scan.dumps:
         what = _kinds_text(scan.kinds) if scan.kinds else "no sysex messages"
@@ -473,20 +493,33 @@ def _find_in_smf(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
 
 
 def _headerless(buf: bytes, res: _Result) -> Optional[_Part]:
-    """Try ``buf`` as N x 128 packed or N x 155 unpacked voices; keep the plausible reading."""
-    candidates = []
+    """Try ``buf`` as N x 128 packed or N x 155 unpacked voices; keep the plausible reading.
+
+    Readings tried, best first: the whole file; then, as some editors write them, a 4096-byte
+    bank followed by other data (Dr.T/Steinberg 8192-byte files), and N voices followed by a few
+    stray bytes (a DOS end-of-file mark). Ignored bytes are reported.
+    """
     n = len(buf)
-    for width, kind in ((PACKED_SIZE, "raw-packed"), (VCED_SIZE, "raw-vced")):
-        if n % width == 0:
-            raw = np.frombuffer(buf, np.uint8).reshape(n // width, width)
-            candidates.append((_implausibility(raw, kind), kind, raw))
-    if not candidates:
-        return None
-    score, kind, raw = min(candidates, key=lambda c: c[0])
-    if score > PLAUSIBLE_SCORE:
-        return None
-    offsets = np.arange(len(raw), dtype=np.int64) * raw.shape[1]
-    return _Part(kind, raw, offsets, "headerless data")
+    exact = [(width, n // width) for width in (PACKED_SIZE, VCED_SIZE) if n % width == 0 and n]
+    trimmed = [(width, n // width) for width in (PACKED_SIZE, VCED_SIZE) if n >= width and 0 < n % width < 16]
+    if n > 4096 and (PACKED_SIZE, 32) not in exact + trimmed:
+        trimmed.append((PACKED_SIZE, 32))
+    for group in (exact, trimmed):   # exact sizes first, then with bytes ignored
+        candidates = []
+        for width, count in group:
+            kind = "raw-packed" if width == PACKED_SIZE else "raw-vced"
+            raw = np.frombuffer(buf, np.uint8, count=count * width).reshape(count, width)
+            score = _implausibility(raw, kind)
+            if score <= (PLAUSIBLE_SCORE if kind == "raw-packed" else PLAUSIBLE_SCORE_VCED):
+                candidates.append((score, kind, raw))
+        if candidates:
+            score, kind, raw = min(candidates, key=lambda c: c[0])
+            if raw.nbytes < n:
+                res.notes.append(f"headerless data: read {len(raw)} voices from the first {raw.nbytes} bytes, "
+                                 f"ignored the remaining {n - raw.nbytes} bytes")
+            offsets = np.arange(len(raw), dtype=np.int64) * raw.shape[1]
+            return _Part(kind, raw, offsets, "headerless data")
+    return None
 
 
 _UNUSED_BITS = np.zeros(PACKED_SIZE, np.uint8)   # bits §1.4 leaves unused, per packed byte
@@ -498,21 +531,28 @@ _UNUSED_BITS[110] = 0x60
 _UNUSED_BITS[111] = 0x70
 
 
+def _row_scores(raw: np.ndarray, kind: str) -> np.ndarray:
+    """Per voice: fields out of range + unused bits set + control characters in the name + a
+    tenth of the bytes above 127 (some real banks have many of those; random binary has half
+    its bytes so). All-zero voices (padding) should be left out by the caller."""
+    hi = (raw > 127).sum(axis=1)
+    seven = raw & 0x7F
+    if raw.shape[1] == PACKED_SIZE:
+        vced = unpack_packed(seven, clamp=False)
+        unused = np.count_nonzero(seven & _UNUSED_BITS, axis=1)
+    else:
+        vced, unused = seven, 0
+    out_of_range = np.count_nonzero(vced[:, :NAME_OFFSET] > VCED_MAX[:NAME_OFFSET], axis=1)
+    control_chars = np.count_nonzero(vced[:, NAME_OFFSET:] < 32, axis=1)   # real names: ~never
+    return 0.1 * hi + unused + out_of_range + control_chars
+
+
 def _implausibility(raw: np.ndarray, kind: str) -> float:
-    """Mean count, per non-empty voice, of fields out of range + unused bits set (+ a tenth of
-    the bytes above 127: some real banks have many, random binary has half its bytes so)."""
+    """Mean :func:`_row_scores` over the non-empty voices (inf if all are empty)."""
     nonempty = raw[raw.any(axis=1)]
     if len(nonempty) == 0:
         return float("inf")
-    hi = (nonempty > 127).sum()
-    seven = nonempty & 0x7F
-    if kind == "raw-packed":
-        vced = unpack_packed(seven, clamp=False)
-        unused = np.count_nonzero(seven & _UNUSED_BITS)
-    else:
-        vced, unused = seven, 0
-    out_of_range = np.count_nonzero(vced[:, :NAME_OFFSET] > VCED_MAX[:NAME_OFFSET])
-    return float(0.1 * hi + unused + out_of_range) / len(nonempty)
+    return float(_row_scores(nonempty, kind).mean())
 
 
 def _decode(parts: list[_Part], res: _Result) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:

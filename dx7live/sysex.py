@@ -11,7 +11,7 @@ corpus is scanned in well under a second.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 

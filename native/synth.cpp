@@ -135,6 +135,7 @@ void Synth::reset(uint64_t seed) {
   rr_ = 0;
   last_voice_ = -1;
   last_key_pitch_ = -1;
+  last_key_ = 60;
   mono_count_ = 0;
   mono_target_ = -1;
   mono_up_ = true;
@@ -352,18 +353,21 @@ void Synth::doNoteOn(int note, int velocity) {
   if (portaActiveForNewNote(false)) {
     if (fn_.portaMode() == 0) {  // retain: glide from the previous note
       v.porta_pitch = last_key_pitch_ >= 0 ? last_key_pitch_ : P;
+      v.gliss_key = last_key_pitch_ >= 0 ? last_key_ : v.key;
     } else {                     // follow: every voice whose key is up glides to the new note
       v.porta_pitch = previous_pitch >= 0 ? previous_pitch : P;
+      if (previous_pitch < 0) v.gliss_key = v.key;
       for (Voice& o : voices_)
         if (!o.key_held && !o.idle) o.porta_target = P;
     }
     v.porta_target = P;
   } else {
     v.porta_pitch = v.porta_target = P;
+    v.gliss_key = v.key;
   }
-  v.gliss_key = v.key;
   lfo_.keyOn(patch_.lfo);  // every key-on in poly (§8.3)
   last_key_pitch_ = P;
+  last_key_ = v.key;
   last_voice_ = idx;
   updatePitch(v);
 }
@@ -382,12 +386,14 @@ void Synth::monoNoteOn(int note, int velocity) {
     const int32_t from = v.porta_pitch;
     startVoice(v, note, velocity);
     const int32_t P = keyPitchOf(note);
-    v.porta_pitch = (portaActiveForNewNote(false) && from >= 0) ? from : P;
+    const bool glide = portaActiveForNewNote(false) && from >= 0;
+    v.porta_pitch = glide ? from : P;
     v.porta_target = P;
-    v.gliss_key = v.key;
+    if (!glide) v.gliss_key = v.key;
     mono_target_ = note;
     lfo_.keyOn(patch_.lfo);
     last_key_pitch_ = P;
+    last_key_ = v.key;
     updatePitch(v);
     return;
   }
@@ -414,6 +420,7 @@ void Synth::setMonoTarget(int note) {
     v.gliss_key = v.key;
   }
   last_key_pitch_ = P;
+  last_key_ = v.key;
   updatePitch(v);
 }
 

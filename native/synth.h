@@ -117,6 +117,7 @@ class Synth {
   int rr_ = 0;                   // round-robin pointer (§11.1)
   int last_voice_ = -1;          // voice of the latest note-on (for probe)
   int32_t last_key_pitch_ = -1;  // key pitch of the previous note (portamento "retain")
+  int last_key_ = 60;            // its transposed key (glissando start)
   uint64_t ignored_notes_ = 0;
   // mono (§11.3)
   int mono_keys_[16];

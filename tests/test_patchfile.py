@@ -263,3 +263,47 @@ def test_random_mid_files_never_crash():
             load(data)
         except PatchError:
             pass
+
+
+def test_damaged_midi_file_is_searched_raw():
+    mid = mido.MidiFile()
+    mid.tracks.append(mido.MidiTrack([mido.Message("sysex", data=vmem(15)[1:-1])]))
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    data = bytearray(buf.getvalue())
+    data[18:22] = b"\xFF\xFF\xFF\xFF"      # the track chunk claims an absurd length
+    bank = load(bytes(data))
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(15))
+    assert any("damaged MIDI file" in w for w in bank.warnings)
+
+
+def test_headerless_bank_followed_by_other_data():
+    bank_bytes = pack_vced(bank_vced(16)).tobytes()
+    rng = np.random.default_rng(3)
+    drt = bank_bytes + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()   # 8192 bytes, junk half
+    bank = load(drt)
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(16))
+    assert any("ignored the remaining 4096 bytes" in w for w in bank.warnings)
+    dos = bank_bytes + b"\x1a"                                                 # DOS end-of-file mark
+    bank = load(dos)
+    assert len(bank) == 32 and any("ignored the remaining 1 bytes" in w for w in bank.warnings)
+
+
+def test_bad_checksum_bank_of_mostly_empty_voices_is_kept():
+    vced = bank_vced(17)
+    vced[3:] = 0                                    # 29 all-zero padding voices
+    data = bytearray(vmem_message(pack_vced(vced).tobytes()))
+    data[4102] ^= 0x01
+    bank = load(bytes(data))
+    assert len(bank) == 32 and np.array_equal(bank.vced, vced)
+
+
+def test_bad_checksum_dump_that_is_not_a_voice_is_dropped():
+    rng = np.random.default_rng(8)
+    junk = rng.integers(0, 128, 155, dtype=np.uint8).tobytes()
+    msg = bytearray(vced_message(junk))
+    msg[161] ^= 0x01
+    good = vced_message(bank_vced(18)[0].tobytes())
+    bank = load(bytes(msg) + good)
+    assert len(bank) == 1 and bank.names == ["S18 V00"]
+    assert any("dropped, its data does not look like DX7 voice data" in w for w in bank.warnings)

@@ -37,8 +37,10 @@ def describe(bank) -> dict:
                        "summary": v.summary(), "format": src.format, "offset": src.offset,
                        "hash": v.content_hash()})
     report = bank.files[0] if bank.files else None
+    prefix = f"{report.path}: " if report else ""
+    warnings = [w[len(prefix):] if prefix and w.startswith(prefix) else w for w in bank.warnings]
     return {"file": report.path if report else None, "format": report.format if report else None,
-            "n_voices": len(bank), "voices": voices, "warnings": list(bank.warnings)}
+            "n_voices": len(bank), "voices": voices, "warnings": warnings}
 
 
 def run(args: argparse.Namespace) -> int:
