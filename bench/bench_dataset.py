@@ -34,6 +34,21 @@ def corpus_dir(arg: str | None) -> Path:
     sys.exit("bench_dataset: the corpus (shared/corpus/factory/rom*.syx) is not here; pass --corpus")
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (DataLoader workers), all threads."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measured(fn, *args) -> tuple[int, float, float]:
+    """(items, wall seconds, CPU seconds) of one benchmark run."""
+    c = cpu_seconds()
+    dt, n = fn(*args)
+    return n, dt, cpu_seconds() - c
+
+
 def sample_indices(n_total: int, n: int) -> np.ndarray:
     """n indices spread evenly over the dataset (all patches, notes and velocities get their turn)."""
     return np.unique(np.linspace(0, n_total - 1, n).astype(np.int64))
@@ -99,21 +114,25 @@ def main() -> int:
     print(f"items: {DURATION:g} s at {SR} Hz, note-off at {HOLD:g} s, spread over {len(roms)} ROM banks\n")
 
     rows = []
-    dt, n = bench_dexed(roms, ds, sample_indices(len(ds), args.dexed_items))
+    n, dt, cpu = measured(bench_dexed, roms, ds, sample_indices(len(ds), args.dexed_items))
     dexed_rate = n / dt
-    rows.append(("dexed-py, 1 thread (reference)", n, dt))
+    rows.append(("dexed-py, 1 thread (reference)", n, dt, cpu))
     for workers in (0, 2):
-        dt, n = bench_loader(ds, idx, workers)
-        rows.append((f"DX7Dataset items, DataLoader {workers} workers", n, dt))
+        rows.append((f"DX7Dataset items, DataLoader {workers} workers", *measured(bench_loader, ds, idx, workers)))
     for workers in (0, 2):
-        dt, n = bench_batched(ds, idx, workers)
-        rows.append((f"DX7BatchDataset (batched, 256), {workers} workers", n, dt))
+        rows.append((f"DX7BatchDataset (batched, 256), {workers} workers",
+                     *measured(bench_batched, ds, idx, workers)))
 
-    print(f"{'method':48s} {'items':>7s} {'seconds':>8s} {'items/s':>9s} {'x dexed':>8s} {'NSynth-size':>12s}")
-    for name, n, dt in rows:
+    load = os.getloadavg()[0]
+    print(f"load average {load:.1f} on {os.cpu_count()} CPUs: wall-clock rates shrink when other work shares them;"
+          f" items per CPU-second do not\n")
+    print(f"{'method':48s} {'items':>6s} {'wall s':>7s} {'items/s':>8s} {'x dexed':>8s} {'NSynth-size':>12s}"
+          f" {'CPU s':>6s} {'items/CPU-s':>11s}")
+    for name, n, dt, cpu in rows:
         rate = n / dt
         eta = NSYNTH_NOTES / rate
-        print(f"{name:48s} {n:7d} {dt:8.2f} {rate:9.0f} {rate / dexed_rate:8.2f} {eta / 60:9.1f} min")
+        print(f"{name:48s} {n:6d} {dt:7.2f} {rate:8.0f} {rate / dexed_rate:8.2f} {eta / 60:8.1f} min"
+              f" {cpu:6.2f} {n / max(cpu, 1e-9):11.0f}")
 
     coll = corpus / "files" / "fcaspe+dx7pytorch" / "dataset" / "collection.bin"
     if coll.exists():
