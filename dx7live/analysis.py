@@ -338,13 +338,17 @@ def amplitude_db(amp: np.ndarray, floor_db: float = LOUDNESS_FLOOR_DB) -> np.nda
 
 def audio_stats(audio: np.ndarray, sample_rate: float, hold: float | None = None) -> dict[str, float]:
     """Peak, RMS and loudness (RMS in dBFS over the held part, or the whole item) of one item."""
-    a = np.asarray(audio, dtype=np.float64)
-    peak = float(np.max(np.abs(a))) if a.size else 0.0
-    rms = float(np.sqrt(np.mean(a * a))) if a.size else 0.0
-    part = a[: max(1, int(round(hold * sample_rate)))] if hold else a
-    held_rms = float(np.sqrt(np.mean(part * part))) if part.size else 0.0
-    loud = float(amplitude_db(np.array([held_rms]))[0])
-    return {"peak": peak, "rms": rms, "loudness_db": loud}
+    a = np.asarray(audio, dtype=np.float32).ravel()
+    if a.size == 0:
+        return {"peak": 0.0, "rms": 0.0, "loudness_db": LOUDNESS_FLOOR_DB}
+    peak = float(max(a.max(), -a.min()))
+    n_held = min(a.size, max(1, int(round(hold * sample_rate)))) if hold else a.size
+    held_sq = float(np.dot(a[:n_held], a[:n_held]))
+    total_sq = held_sq + float(np.dot(a[n_held:], a[n_held:]))
+    rms = math.sqrt(total_sq / a.size)
+    held_rms = math.sqrt(held_sq / n_held)
+    loud = 20.0 * math.log10(held_rms) if held_rms > 0 else LOUDNESS_FLOOR_DB
+    return {"peak": peak, "rms": rms, "loudness_db": max(loud, LOUDNESS_FLOOR_DB)}
 
 
 Number = Union[int, float]

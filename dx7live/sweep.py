@@ -243,8 +243,23 @@ def sweep(
         }
 
     rendered = 0
+
+    def collect(pending: list[tuple[int, Any]], journal: Any) -> None:
+        """Wait for a batch's files, then journal them (a record means the file is complete)."""
+        nonlocal rendered
+        for j, fut in pending:
+            rec = fut.result()
+            records[j] = rec
+            journal.write(json.dumps(rec) + "\n")
+        journal.flush()
+        rendered += len(pending)
+        if bar is not None:
+            bar.update(len(pending))
+
     try:
-        with open(journal_path, "a", encoding="utf-8") as journal, ThreadPoolExecutor(max_workers=2) as pool:
+        # render batch k+1 (native threads, GIL released) while batch k is encoded and written
+        with open(journal_path, "a", encoding="utf-8") as journal, ThreadPoolExecutor(max_workers=3) as pool:
+            pending: list[tuple[int, Any]] = []
             for start in range(0, len(todo), batch_size):
                 chunk = todo[start:start + batch_size]
                 for j in chunk:
@@ -254,13 +269,9 @@ def sweep(
                 idx = np.array([jobs[j][0] - 1 for j in chunk])
                 audio = render_batch(vced[idx], [jobs[j][2] for j in chunk], [jobs[j][1] for j in chunk],
                                      hold, duration, sr, threads=threads)
-                for j, rec in zip(chunk, pool.map(write_one, chunk, list(audio))):
-                    records[j] = rec
-                    journal.write(json.dumps(rec) + "\n")  # after the file exists: a record means done
-                journal.flush()
-                rendered += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
+                collect(pending, journal)
+                pending = [(j, pool.submit(write_one, j, audio[k])) for k, j in enumerate(chunk)]
+            collect(pending, journal)
     finally:
         if bar is not None:
             bar.close()

@@ -322,3 +322,20 @@ def test_midi_sustain_pedal_holds_notes(tmp_path):
     held, plain = render(True), render(False)
     window = slice(int(0.6 * sr), int(0.9 * sr))
     assert np.max(np.abs(held[window])) > 10 * np.max(np.abs(plain[window])) + 1e-6
+
+
+def test_cli_render_voice_of_a_bank_matches_render_batch(tmp_path):
+    from dx7live.writers import save_bank
+
+    voices = [sine_voice(coarse=1), sine_voice(coarse=3)]
+    save_bank(voices, tmp_path / "b.syx")
+    r = run_cli("render", "b.syx", "--voice", "2", "--note", "48", "--velocity", "90", "--hold", "0.3",
+                "--release", "0.2", "--sample-rate", "22050", "-o", "n.wav", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    audio, rate = read_wav(tmp_path / "n.wav")
+    ref = dx7live.render_batch(voices[1], 48, 90, 0.3, 0.5, 22050)[0]
+    assert rate == 22050 and len(audio) == len(ref)
+    assert np.max(np.abs(audio - ref)) < 1.5 / 32767
+    for bad, where in ((["--voice", "33"], "--voice"), (["--note", "200"], "note"), (["--velocity", "0"], "velocit")):
+        r = run_cli("render", "b.syx", *bad, "-o", "x.wav", cwd=tmp_path)
+        assert r.returncode == 2 and where in r.stderr and not (tmp_path / "x.wav").exists()
