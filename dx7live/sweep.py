@@ -230,7 +230,7 @@ def sweep(
         f = fundamentals[vnum].at(note)
         stats = audio_stats(audio, sr, hold)
         return {
-            "file": rel, "note_str": key, "note_id": j, "instrument_str": inst,
+            "file": rel, "note_str": key, "note_id": (vnum * 128 + vel) * 128 + note, "instrument_str": inst,
             "voice_number": vnum, "voice_name": name, "voice_hash": hashes[vnum - 1],
             "bank_source": sources[vnum - 1] if vnum - 1 < len(sources) else "",
             "note": note, "velocity": vel,
@@ -278,19 +278,18 @@ def sweep(
 
     ordered = [records[j] for j in sorted(records)]
     outputs: list[Path] = []
-    stem = "metadata" if shard_n == 1 else f"metadata-{shard_i}of{shard_n}"
-    outputs += exports.write_metadata(ordered, out, stem)
+    if shard_n > 1:
+        outputs += exports.write_metadata(ordered, out, f"metadata-{shard_i}of{shard_n}")
     if webdataset:
         outputs += exports.write_webdataset(ordered, out, f"dx7-{shard_i:04d}of{shard_n:04d}")
-    # combined outputs need the whole grid: written by a run that sees every file finished
+    # combined outputs need the whole grid: written by a run that sees every file finished. They
+    # cover every finished file in the folder (NSynth loaders expect each audio/*.wav in examples.json).
     everything = _journal(state)
     complete = all(f"{inst}-{note:03d}-{vel:03d}" in everything for (_, vel, note, inst, _) in jobs)
     if complete:
-        full = []
-        for (vnum, vel, note, inst, name) in jobs:
-            full.append(everything[f"{inst}-{note:03d}-{vel:03d}"])
-        if shard_n > 1:
-            outputs += exports.write_metadata(full, out, "metadata")
+        full = sorted((r for r in everything.values() if (out / r["file"]).exists()),
+                      key=lambda r: (r["voice_number"], r["velocity"], r["note"]))
+        outputs += exports.write_metadata(full, out, "metadata")
         if nsynth:
             outputs.append(exports.write_nsynth(full, out))
         if sfz:

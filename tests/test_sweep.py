@@ -262,3 +262,15 @@ def test_cli_sweep(tmp_path):
                           "--notes", "60:50"], capture_output=True, text=True,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert bad.returncode == 2 and "--notes" in bad.stderr
+
+
+def test_a_folder_can_grow_and_its_tables_cover_every_file(tmp_path):
+    """Voices 1-2 now, voice 3 later: metadata and examples.json list every audio file (as NSynth
+    loaders that glob audio/*.wav and look each one up expect), with unique note ids."""
+    run_sweep(tmp_path, voices=[1, 2], nsynth=True)
+    run_sweep(tmp_path, voices=[3], nsynth=True)
+    wavs = {p.stem for p in (tmp_path / "audio").glob("*.wav")}
+    examples = json.loads((tmp_path / "examples.json").read_text())
+    rows = [json.loads(line) for line in (tmp_path / "metadata.jsonl").read_text().splitlines()]
+    assert set(examples) == wavs == {r["note_str"] for r in rows} and len(wavs) == 18
+    assert len({e["note"] for e in examples.values()}) == 18
