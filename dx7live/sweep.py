@@ -172,8 +172,12 @@ def sweep(
     version = engine_version()
 
     # settings of this sweep: a rerun into the same folder must use the same ones
+    import hashlib
+
     settings = {"sample_rate": sr, "hold": float(hold), "release": float(release), "format": fmt, "bits": bits,
-                "engine_version": version}
+                "engine_version": version,
+                # voice numbers name the files: a folder holds one set of patches
+                "patches": hashlib.blake2b(vced.tobytes(), digest_size=16).hexdigest()}
     state = out / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
     settings_path = state / "settings.json"

@@ -274,3 +274,10 @@ def test_a_folder_can_grow_and_its_tables_cover_every_file(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "metadata.jsonl").read_text().splitlines()]
     assert set(examples) == wavs == {r["note_str"] for r in rows} and len(wavs) == 18
     assert len({e["note"] for e in examples.values()}) == 18
+
+
+def test_other_patches_into_the_same_folder_are_refused(tmp_path):
+    run_sweep(tmp_path, voices=[1])
+    with pytest.raises(ValueError, match="patches"):
+        dx7live.sweep(voices()[::-1], tmp_path, notes=NOTES, velocities=VELS, hold=0.2, release=0.1,
+                      sample_rate=8000, progress=False)
