@@ -131,7 +131,6 @@ class DX7Dataset(Dataset):
         self.vced = np.ascontiguousarray(vced[idx])          # uint8[P, 155]
         self.source_index = idx                               # position in the original patches
         self.sources = [sources[i] for i in idx] if len(sources) == vced.shape[0] else [""] * idx.size
-        self.vectors = patch_vectors(self.vced)               # float32[P, 145]
         self._fundamentals: dict[int, Fundamental] = {}
         if self.vced.shape[0] == 0:
             raise ValueError("no patches left (empty input, or the filter rejected every voice)")
@@ -210,7 +209,7 @@ class DX7Dataset(Dataset):
             "note": torch.from_numpy(notes.astype(np.int64)),
             "velocity": torch.from_numpy(vels.astype(np.int64)),
             "patch_index": torch.from_numpy(p.astype(np.int64)),
-            "patch": torch.from_numpy(self.vectors[p]),
+            "patch": torch.from_numpy(patch_vectors(self.vced[p])),
             "patch_raw": torch.from_numpy(self.vced[p].astype(np.int64)),
             "name": [voice_name(self.vced[k]) for k in p],
             "f0_hz": torch.from_numpy(f0_hz),
