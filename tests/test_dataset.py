@@ -234,3 +234,20 @@ def test_generated_voices_and_files_as_patches(tmp_path):
     np.testing.assert_array_equal(from_dir[3]["audio"].numpy(), ds[3]["audio"].numpy())
     builtin = DX7Dataset(None, notes=[60], velocities=[100], sample_rate=8000, duration=0.2, note_duration=0.1)
     assert builtin.n_patches == len(dx7live.builtin_bank())
+
+
+@pytest.mark.corpus
+def test_audible_filter_agrees_with_the_rendered_audio(corpus_dir):
+    """On dx7pytorch's 29,830-voice collection: voices the 'audible' filter drops render (nearly)
+    silent, and a sample of the kept ones all sound."""
+    from dx7live.analysis import audible_mask
+
+    bank = dx7live.load(corpus_dir / "files" / "fcaspe+dx7pytorch" / "dataset" / "collection.bin")
+    mask = audible_mask(bank.vced)
+    dropped, kept = bank.vced[~mask], bank.vced[mask]
+    assert 0 < len(dropped) < 0.05 * len(bank)
+    quiet = np.abs(dx7live.render_batch(dropped, 60, 127, 1.0, 1.5, 16000)).max(axis=1)
+    assert np.all(quiet < 10 ** (-50 / 20))
+    sample = kept[np.random.default_rng(0).choice(len(kept), 200, replace=False)]
+    loud = np.abs(dx7live.render_batch(sample, 60, 100, 1.0, 1.5, 16000)).max(axis=1)
+    assert np.all(loud > 10 ** (-60 / 20))
