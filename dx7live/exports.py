@@ -160,6 +160,10 @@ def write_webdataset(records: Sequence[dict[str, Any]], out_dir: Path, prefix: s
     chunks: Iterable[Sequence[dict[str, Any]]] = (records[i:i + per_shard] for i in range(0, len(records), per_shard))
     for k, chunk in enumerate(chunks):
         path = out_dir / "webdataset" / f"{prefix}-{k:05d}.tar"
+        paths.append(path)
+        expected = [n for r in chunk for n in (f"{r['note_str']}.{r['format']}", f"{r['note_str']}.json")]
+        if _tar_names(path) == expected:
+            continue  # written by an earlier run with the same samples: a resumed sweep skips it
         with atomic_path(path) as tmp:
             with tarfile.open(tmp, "w") as tar:
                 for r in chunk:
@@ -171,5 +175,13 @@ def write_webdataset(records: Sequence[dict[str, Any]], out_dir: Path, prefix: s
                         info.size = len(data)
                         info.mtime = 0  # reproducible shards
                         tar.addfile(info, io.BytesIO(data))
-        paths.append(path)
     return paths
+
+
+def _tar_names(path: Path) -> list[str] | None:
+    """Member names of an existing tar, or None if there is none (or it is unreadable)."""
+    try:
+        with tarfile.open(path) as tar:
+            return tar.getnames()
+    except (OSError, tarfile.TarError):
+        return None

@@ -168,6 +168,10 @@ def test_webdataset_shards(tmp_path):
             assert meta["note_str"] == k
             data = t.extractfile(f"{k}.wav").read()
             assert data == (tmp_path / meta["file"]).read_bytes()
+    # a rerun finds the shard complete and leaves it alone
+    before = tars[0].stat().st_mtime_ns
+    assert run_sweep(tmp_path, webdataset=True).rendered == 0
+    assert tars[0].stat().st_mtime_ns == before
 
 
 def test_flac_output(tmp_path):
