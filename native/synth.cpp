@@ -72,6 +72,7 @@ void Synth::activatePatch() {
   // §1.6 / §11.1: (re)activating a patch resets every voice: OPLVL = 0xFF and key off, so all
   // envelopes release from where they are toward the floor at the new R4; held keys are dropped.
   for (Voice& v : voices_) {
+    if (v.idle) catchUp(v);
     v.key_held = false;
     v.sustained = false;
     const int x = std::clamp(v.key / 3 - 7, 0, 31);
@@ -272,10 +273,19 @@ int32_t Synth::keyPitchOf(int note) const {
   return tables::keyPitch(tables::keyCode(transposedKey(note, patch_.transpose)));
 }
 
-void Synth::wake(Voice& v) {
-  if (!v.idle) return;
+void Synth::catchUp(Voice& v) {
+  // A sleeping voice's envelopes and free-running phases are brought to the present.
+  if (v.idle_since == now_) return;
+  const uint64_t d0 = dx7Clock(v.idle_since), d1 = dx7Clock(now_);
+  for (auto& e : v.eg) e.advance(d0, d1);
   const uint32_t dt = (uint32_t)(now_ - v.idle_since);
   for (int o = 0; o < 6; ++o) v.phase[o] += v.inc[o] * dt;
+  v.idle_since = now_;
+}
+
+void Synth::wake(Voice& v) {
+  if (!v.idle) return;
+  catchUp(v);
   v.idle = false;
 }
 
@@ -648,11 +658,11 @@ void Synth::prepareBlock() {
   for (Voice& v : voices_) {
     if (v.idle) continue;
     if (!v.key_held && !v.sustained) {
+      // Released and every carrier silent for good: the voice sleeps (its modulators' envelopes
+      // and its phases catch up when it wakes).
       bool rest = true;
-      for (int o = 0; o < 6 && rest; ++o) {
-        const Envelope& e = v.eg[o];
-        if (!e.atRest() || (((alg.carriers >> o) & 1) && e.lev >= kSilentLevel)) rest = false;
-      }
+      for (int o = 0; o < 6 && rest; ++o)
+        if (((alg.carriers >> o) & 1) && !v.eg[o].finished(kSilentLevel)) rest = false;
       if (rest) {
         v.idle = true;
         v.idle_since = now_;
@@ -725,7 +735,7 @@ int Synth::activeVoices() const {
     if (v.idle) continue;
     bool on = v.key_held || v.sustained;
     for (int o = 0; o < 6 && !on; ++o)
-      if (((alg.carriers >> o) & 1) && (v.eg[o].lev >= kSilentLevel || !v.eg[o].atRest())) on = true;
+      if (((alg.carriers >> o) & 1) && !v.eg[o].finished(kSilentLevel)) on = true;
     n += on;
   }
   return n;

@@ -111,6 +111,7 @@ class Synth {
   void monoNoteOff(int note);
   void setMonoTarget(int note);
   void wake(Voice& v);
+  void catchUp(Voice& v);
   void updatePitch(Voice& v);
   bool portaActiveForNewNote(bool legato) const;
   int32_t keyPitchOf(int note) const;
