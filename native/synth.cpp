@@ -671,11 +671,17 @@ void Synth::prepareBlock() {
       }
     }
     uint8_t silent = 0;
+    uint8_t moving = 0;
     for (int o = 0; o < 6; ++o) {
-      v.la[o] = v.eg[o];
-      v.la[o].advance(d0, d1);
+      int32_t lev1 = v.eg[o].lev;
+      if (!v.eg[o].atRest() && v.eg[o].mode != Envelope::kSustain) {
+        v.la[o] = v.eg[o];
+        v.la[o].advance(d0, d1);
+        lev1 = v.la[o].lev;
+        moving |= (uint8_t)(1 << o);
+      }
       const int e0 = std::clamp(v.eg[o].lev - am[o], 0, 4095);
-      const int e1 = std::clamp(v.la[o].lev - am[o], 0, 4095);
+      const int e1 = std::clamp(lev1 - am[o], 0, 4095);
       if (e0 < kSilentLevel && e1 < kSilentLevel) silent |= (uint8_t)(1 << o);
       const bool carrier = (alg.carriers >> o) & 1;
       const bool int_path = !carrier || ((loop_mask >> o) & 1) || (fb_on && o == alg.fb_op);
@@ -698,6 +704,7 @@ void Synth::prepareBlock() {
     }
     if (loop && ((needed >> alg.loop_from) & 1)) needed |= loop_mask;
     v.needed = needed;
+    v.moving = moving;
     v.audible = (needed & alg.carriers) != 0;
   }
   block_ready_ = true;
@@ -720,8 +727,9 @@ void Synth::render(float* out, int frames) {
     now_ = end;
     if (now_ == block_t1_) {
       for (Voice& v : voices_)
-        if (!v.idle)
-          for (int o = 0; o < 6; ++o) v.eg[o] = v.la[o];
+        if (!v.idle && v.moving)
+          for (int o = 0; o < 6; ++o)
+            if ((v.moving >> o) & 1) v.eg[o] = v.la[o];
       eg_time_ = block_t1_;
       block_ready_ = false;
     }

@@ -100,6 +100,7 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
   // The recursion runs on a Q32 phase (2^32 = one cycle, so the table index is a single shift) and
   // keeps the two feedback terms already scaled: f = y * 2^(8 - shift) in Q32 units, i.e.
   // (y[n-1] + y[n-2]) >> shift of §9 expressed directly in the phase's units. Wrap-around is exact.
+  // (p32 + f2) does not depend on the previous sample, so only "+ f1" is on the recursion's path.
   uint32_t p32 = ph << 8;
   const uint32_t inc32 = inc << 8;
   const int fshift = 7 + shift;
@@ -107,7 +108,7 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
   int i = 0;
   for (; i + 4 <= n; i += 4) {
     for (int j = i; j < i + 4; ++j) {
-      const int64_t prod = (int64_t)tables::kSineQ15[(p32 + f1 + f2) >> 20] * gi[j];
+      const int64_t prod = (int64_t)tables::kSineQ15[((p32 + f2) + f1) >> 20] * gi[j];
       p32 += inc32;
       f2 = f1;
       f1 = (uint32_t)(prod >> fshift);
@@ -127,7 +128,7 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
     }
   }
   for (; i < n; ++i) {
-    const int64_t prod = (int64_t)tables::kSineQ15[(p32 + f1 + f2) >> 20] * gi[i];
+    const int64_t prod = (int64_t)tables::kSineQ15[((p32 + f2) + f1) >> 20] * gi[i];
     p32 += inc32;
     f2 = f1;
     f1 = (uint32_t)(prod >> fshift);

@@ -50,6 +50,7 @@ struct Voice {
   float g0[6] = {0, 0, 0, 0, 0, 0};
   float dg[6] = {0, 0, 0, 0, 0, 0};
   uint8_t needed = 0;       // operators whose output reaches the audio this block
+  uint8_t moving = 0;       // operators whose envelope moves this block (la holds the end state)
   bool audible = false;
 
   // pitch (4096 units per octave, §4.1)
