@@ -72,6 +72,7 @@ void Synth::activatePatch() {
   // §1.6 / §11.1: (re)activating a patch resets every voice: OPLVL = 0xFF and key off, so all
   // envelopes release from where they are toward the floor at the new R4; held keys are dropped.
   for (Voice& v : voices_) {
+    if (v.idle) catchUp(v);
     v.key_held = false;
     v.sustained = false;
     const int x = std::clamp(v.key / 3 - 7, 0, 31);
@@ -272,10 +273,19 @@ int32_t Synth::keyPitchOf(int note) const {
   return tables::keyPitch(tables::keyCode(transposedKey(note, patch_.transpose)));
 }
 
-void Synth::wake(Voice& v) {
-  if (!v.idle) return;
+void Synth::catchUp(Voice& v) {
+  // A sleeping voice's envelopes and free-running phases are brought to the present.
+  if (v.idle_since == now_) return;
+  const uint64_t d0 = dx7Clock(v.idle_since), d1 = dx7Clock(now_);
+  for (auto& e : v.eg) e.advance(d0, d1);
   const uint32_t dt = (uint32_t)(now_ - v.idle_since);
   for (int o = 0; o < 6; ++o) v.phase[o] += v.inc[o] * dt;
+  v.idle_since = now_;
+}
+
+void Synth::wake(Voice& v) {
+  if (!v.idle) return;
+  catchUp(v);
   v.idle = false;
 }
 
@@ -581,14 +591,24 @@ uint64_t Synth::dx7Clock(uint64_t frame) const {
 }
 
 uint64_t Synth::blockEnd(uint64_t t) const {
-  const uint64_t ts = tickFrame(tick_ - 1), te = next_tick_frame_;
-  const uint64_t len = te - ts;
-  const uint64_t pieces = (len + 79) / 80;
-  for (uint64_t j = 1; j <= pieces; ++j) {
-    const uint64_t b = ts + (j * len) / pieces;
-    if (b > t) return b;
+  // Blocks end at the next tick, and are shorter while an envelope moves fast so that the linear
+  // gain interpolation stays within about 128 µsteps (3 dB) of change per block.
+  double frames = kMaxBlock;
+  const double dx7_per_frame = kEgsRate / sr_;
+  for (const Voice& v : voices_) {
+    if (v.idle) continue;
+    for (const Envelope& e : v.eg) {
+      if (e.mode != Envelope::kMoving) continue;
+      const int q = e.q[e.stage];
+      // §6.3 average speed in µsteps per DX7 sample (rising: times the attack-law factor)
+      double speed = (4 + (q & 3)) * std::ldexp(1.0, (q >> 2) - 14);
+      if (e.rising) speed *= 2 + std::max(0, (3840 - e.lev) >> 8);
+      const double f = 128.0 / (speed * dx7_per_frame);
+      if (f < frames) frames = f;
+    }
   }
-  return te;
+  const uint64_t len = (uint64_t)std::max(8.0, frames);
+  return std::min(next_tick_frame_, t + len);
 }
 
 void Synth::syncTo(uint64_t t) {
@@ -648,11 +668,11 @@ void Synth::prepareBlock() {
   for (Voice& v : voices_) {
     if (v.idle) continue;
     if (!v.key_held && !v.sustained) {
+      // Released and every carrier silent for good: the voice sleeps (its modulators' envelopes
+      // and its phases catch up when it wakes).
       bool rest = true;
-      for (int o = 0; o < 6 && rest; ++o) {
-        const Envelope& e = v.eg[o];
-        if (!e.atRest() || (((alg.carriers >> o) & 1) && e.lev >= kSilentLevel)) rest = false;
-      }
+      for (int o = 0; o < 6 && rest; ++o)
+        if (((alg.carriers >> o) & 1) && !v.eg[o].finished(kSilentLevel)) rest = false;
       if (rest) {
         v.idle = true;
         v.idle_since = now_;
@@ -661,11 +681,17 @@ void Synth::prepareBlock() {
       }
     }
     uint8_t silent = 0;
+    uint8_t moving = 0;
     for (int o = 0; o < 6; ++o) {
-      v.la[o] = v.eg[o];
-      v.la[o].advance(d0, d1);
+      int32_t lev1 = v.eg[o].lev;
+      if (!v.eg[o].atRest() && v.eg[o].mode != Envelope::kSustain) {
+        v.la[o] = v.eg[o];
+        v.la[o].advance(d0, d1);
+        lev1 = v.la[o].lev;
+        moving |= (uint8_t)(1 << o);
+      }
       const int e0 = std::clamp(v.eg[o].lev - am[o], 0, 4095);
-      const int e1 = std::clamp(v.la[o].lev - am[o], 0, 4095);
+      const int e1 = std::clamp(lev1 - am[o], 0, 4095);
       if (e0 < kSilentLevel && e1 < kSilentLevel) silent |= (uint8_t)(1 << o);
       const bool carrier = (alg.carriers >> o) & 1;
       const bool int_path = !carrier || ((loop_mask >> o) & 1) || (fb_on && o == alg.fb_op);
@@ -688,6 +714,7 @@ void Synth::prepareBlock() {
     }
     if (loop && ((needed >> alg.loop_from) & 1)) needed |= loop_mask;
     v.needed = needed;
+    v.moving = moving;
     v.audible = (needed & alg.carriers) != 0;
   }
   block_ready_ = true;
@@ -710,8 +737,9 @@ void Synth::render(float* out, int frames) {
     now_ = end;
     if (now_ == block_t1_) {
       for (Voice& v : voices_)
-        if (!v.idle)
-          for (int o = 0; o < 6; ++o) v.eg[o] = v.la[o];
+        if (!v.idle && v.moving)
+          for (int o = 0; o < 6; ++o)
+            if ((v.moving >> o) & 1) v.eg[o] = v.la[o];
       eg_time_ = block_t1_;
       block_ready_ = false;
     }
@@ -725,7 +753,7 @@ int Synth::activeVoices() const {
     if (v.idle) continue;
     bool on = v.key_held || v.sustained;
     for (int o = 0; o < 6 && !on; ++o)
-      if (((alg.carriers >> o) & 1) && (v.eg[o].lev >= kSilentLevel || !v.eg[o].atRest())) on = true;
+      if (((alg.carriers >> o) & 1) && !v.eg[o].finished(kSilentLevel)) on = true;
     n += on;
   }
   return n;

@@ -97,16 +97,22 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
   const float* __restrict k = kRamp.v + k0;
   int32_t gi[kMaxBlock];
   for (int i = 0; i < n; ++i) gi[i] = (int32_t)(g0 + dg * k[i]);
-  int32_t y1 = fb_y1, y2 = fb_y2;
+  // The recursion runs on a Q32 phase (2^32 = one cycle, so the table index is a single shift) and
+  // keeps the two feedback terms already scaled: f = y * 2^(8 - shift) in Q32 units, i.e.
+  // (y[n-1] + y[n-2]) >> shift of §9 expressed directly in the phase's units. Wrap-around is exact.
+  // (p32 + f2) does not depend on the previous sample, so only "+ f1" is on the recursion's path.
+  uint32_t p32 = ph << 8;
+  const uint32_t inc32 = inc << 8;
+  const int fshift = 7 + shift;
+  uint32_t f1 = (uint32_t)fb_y1, f2 = (uint32_t)fb_y2;
   int i = 0;
   for (; i + 4 <= n; i += 4) {
     for (int j = i; j < i + 4; ++j) {
-      const uint32_t p = ph + (uint32_t)((y1 + y2) >> shift);
-      ph += inc;
-      const int32_t v = (int32_t)(((int64_t)tables::kSineQ15[(p >> 12) & 4095] * gi[j]) >> 15);
-      y2 = y1;
-      y1 = v;
-      y[j] = v;
+      const int64_t prod = (int64_t)tables::kSineQ15[((p32 + f2) + f1) >> 20] * gi[j];
+      p32 += inc32;
+      f2 = f1;
+      f1 = (uint32_t)(prod >> fshift);
+      y[j] = (int32_t)(prod >> 15);
     }
     const v4f kv = *(const v4f_u*)(k + i);
     for (int l = 0; l < nl; ++l) {
@@ -122,12 +128,11 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
     }
   }
   for (; i < n; ++i) {
-    const uint32_t p = ph + (uint32_t)((y1 + y2) >> shift);
-    ph += inc;
-    const int32_t v = (int32_t)(((int64_t)tables::kSineQ15[(p >> 12) & 4095] * gi[i]) >> 15);
-    y2 = y1;
-    y1 = v;
-    y[i] = v;
+    const int64_t prod = (int64_t)tables::kSineQ15[((p32 + f2) + f1) >> 20] * gi[i];
+    p32 += inc32;
+    f2 = f1;
+    f1 = (uint32_t)(prod >> fshift);
+    y[i] = (int32_t)(prod >> 15);
     for (int l = 0; l < nl; ++l) {
       Lane& L = lanes[l];
       uint32_t q = L.ph[0];
@@ -140,8 +145,8 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
       L.ph += L.inc;
     }
   }
-  fb_y1 = y1;
-  fb_y2 = y2;
+  fb_y1 = (int32_t)f1;
+  fb_y2 = (int32_t)f2;
 }
 
 }  // namespace
