@@ -307,3 +307,12 @@ def test_bad_checksum_dump_that_is_not_a_voice_is_dropped():
     bank = load(bytes(msg) + good)
     assert len(bank) == 1 and bank.names == ["S18 V00"]
     assert any("dropped, its data does not look like DX7 voice data" in w for w in bank.warnings)
+
+
+def test_huge_files_of_other_messages_are_handled_quickly():
+    """Millions of tiny messages: described from the first ones, dumps after them still found."""
+    noise = b"\xF0\x41\x10\xF7" * 1_000_000
+    with pytest.raises(PatchError, match="Roland sysex messages \\(and more, not counted\\)"):
+        load(noise)
+    bank = load(noise + vmem(23))
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(23))
