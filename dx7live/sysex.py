@@ -27,6 +27,9 @@ VCED_MSG_SIZE = 163
 VCED_DATA = 155
 MAX_LISTED_MESSAGES = 10_000
 UNCOUNTED = "uncounted"   # key in ScanResult.kinds: more messages followed, not counted
+# a Yamaha message start (F0 43, then sub-status 0-2 and channel): inside a dump's payload it
+# means the dump stopped early (a corrupted data byte F0 is rarely followed by this)
+_YAMAHA_START = re.compile(rb"\xF0\x43[\x00-\x2F]")
 _DUMP_HEADER = re.compile(rb"\xF0\x43[\x00-\x0F][\x00\x09]")
 
 
@@ -160,8 +163,9 @@ def _take(buf: bytes, pos: int, kind: str, size: int, header: bytes, dumps: list
         else:
             problems.append(f"byte count {header[4]:02X} {header[5]:02X} instead of 20 00")
     # A dump that ends early: another Yamaha message starts inside the expected payload
-    # (data bytes are 7-bit, so F0 43 there means the sender stopped), or the file ends.
-    early = payload.find(b"\xF0\x43")
+    # (data bytes are 7-bit, so F0 43 0n there means the sender stopped), or the file ends.
+    m = _YAMAHA_START.search(payload)
+    early = m.start() if m else -1
     if early != -1:
         payload = payload[:early]
         resume = start + early
