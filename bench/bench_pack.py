@@ -7,6 +7,7 @@ Wall time depends on what else the machine is doing; the CPU time (this process)
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -14,11 +15,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+
+def default_corpus() -> Path:
+    """``$DX7LIVE_SHARED/corpus/files``, else ``../shared/corpus/files`` beside the checkout."""
+    shared = os.environ.get("DX7LIVE_SHARED")
+    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
+    return base / "corpus" / "files"
+
+
 from dx7live.pack import pack  # noqa: E402
 
 
 def main() -> int:
-    default = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "files"
+    default = default_corpus()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("corpus", nargs="?", default=str(default))
     ap.add_argument("--repeat", type=int, default=3)
