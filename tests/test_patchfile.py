@@ -328,3 +328,12 @@ def test_stray_bytes_after_f0_recovered_only_with_a_good_checksum():
     damaged[20] ^= 0x01                      # now the checksum fails: not trusted
     with pytest.raises(PatchError, match="manufacturer byte 0x81"):
         load(bytes(damaged))
+
+
+def test_bank_pickles_for_worker_processes():
+    import pickle
+
+    bank = load(vmem(26))
+    again = pickle.loads(pickle.dumps(bank))
+    assert np.array_equal(again.vced, bank.vced) and again.names == bank.names
+    assert again.sources[7] == bank.sources[7] and again[7] == bank[7]
