@@ -152,10 +152,27 @@ def test_stats_file_is_small_and_well_formed():
 
 @pytest.mark.corpus
 def test_fit_script_reproduces_the_committed_statistics(corpus_dir, tmp_path):
+    """A fresh fit on the corpus matches the committed file: exactly, unless the reader has since
+    learnt to read a few more or fewer voices, and then within sampling-level tolerances."""
     out = tmp_path / "stats.json"
     subprocess.run([sys.executable, str(REPO / "patches" / "fit_generator.py"), str(corpus_dir / "files"),
                     "--out", str(out)], check=True, capture_output=True, cwd=REPO)
-    assert json.loads(out.read_text()) == STATS
+    fresh = json.loads(out.read_text())
+    again = tmp_path / "again.json"
+    subprocess.run([sys.executable, str(REPO / "patches" / "fit_generator.py"), str(corpus_dir / "files"),
+                    "--out", str(again)], check=True, capture_output=True, cwd=REPO)
+    assert again.read_bytes() == out.read_bytes(), "the fit is not deterministic"
+    if fresh == STATS:
+        return
+    assert abs(fresh["voices"] - STATS["voices"]) < 0.01 * STATS["voices"], "refit: python patches/fit_generator.py"
+    pairs = [(fresh["algorithm"], STATS["algorithm"])]
+    pairs += list(zip(fresh["global"]["counts"], STATS["global"]["counts"]))
+    for role in ("carrier", "modulator"):
+        pairs += list(zip(fresh["operator"][role]["counts"], STATS["operator"][role]["counts"]))
+        assert np.allclose(fresh["operator"][role]["corr"], STATS["operator"][role]["corr"], atol=0.02)
+    for a, b in pairs:
+        p, q = np.asarray(a, float), np.asarray(b, float)
+        assert 0.5 * np.abs(p / p.sum() - q / q.sum()).sum() < 0.01
 
 
 def test_generated_voices_are_audible_when_rendered():
