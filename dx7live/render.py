@@ -243,6 +243,7 @@ def render_checked(vced: np.ndarray, notes: np.ndarray, velocities: np.ndarray, 
 BLOCK = 1024          # frames per engine call while following a MIDI file
 SILENCE = 10 ** (-90 / 20)  # the release tail ends when every channel is this quiet
 MAX_TAIL = 10.0       # seconds: voices with a non-zero L4 drone forever; stop somewhere
+MAX_SONG_SECONDS = 3600.0  # a damaged delta time can put an event hours away: refuse, do not hang
 
 
 def resolve_bank(bank: Any) -> Sequence[Any]:
@@ -288,18 +289,22 @@ class _Channel:
 def _timed_messages(path: Union[str, os.PathLike]) -> list[tuple[float, Any]]:
     import mido
 
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such MIDI file")
     try:
         mid = mido.MidiFile(str(path))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
+        if mid.type == 2:
+            raise ValueError("MIDI file type 2 (independent sequences) is not supported")
+        t = 0.0
+        out = []
+        for msg in mid:  # merged tracks; msg.time is seconds since the previous message (tempo map applied)
+            t += msg.time
+            if not msg.is_meta:
+                out.append((t, msg))
+    except Exception as exc:  # mido raises many kinds on damaged files; report them all the same way
         raise ValueError(f"{path}: not a readable Standard MIDI File ({exc})") from exc
-    if mid.type == 2:
-        raise ValueError(f"{path}: MIDI file type 2 (independent sequences) is not supported")
-    t = 0.0
-    out = []
-    for msg in mid:  # merged tracks; msg.time is seconds since the previous message (tempo map applied)
-        t += msg.time
-        if not msg.is_meta:
-            out.append((t, msg))
+    if not all(math.isfinite(t) for t, _ in out):
+        raise ValueError(f"{path}: the tempo map gives non-finite event times")
     return out
 
 
@@ -311,6 +316,7 @@ def render_midi(
     program: int = 0,
     polyphony: int = 16,
     tail: Optional[float] = None,
+    max_seconds: float = MAX_SONG_SECONDS,
 ) -> np.ndarray:
     """Play a Standard MIDI File through the engine offline; returns mono float32 audio.
 
@@ -320,6 +326,7 @@ def render_midi(
     aftertouch and sysex (sent to every channel's Synth) are applied at their exact frame; tempo
     changes are honoured. The output ends at the last event plus the release tail: until every
     channel is silent (-90 dBFS), or after ``tail`` seconds if given (at most 10 s when automatic).
+    A file whose events run past ``max_seconds`` (default one hour) is refused.
     """
     sr = check_sample_rate(sample_rate)
     voices = resolve_bank(bank)
@@ -328,6 +335,9 @@ def render_midi(
     if tail is not None and (not math.isfinite(tail) or tail < 0):
         raise ValueError(f"tail must be >= 0 seconds, got {tail}")
     events = _timed_messages(path)
+    if events and events[-1][0] > max_seconds:
+        raise ValueError(f"{path}: events run to {events[-1][0]:.0f} s, past the limit of {max_seconds:g} s "
+                         f"(pass max_seconds to render longer files)")
     used = sorted({m.channel for _, m in events if hasattr(m, "channel")}) or [0]
     channels = {c: _Channel(sr, voices[int(program)], polyphony) for c in used}
     wrapped = False

@@ -339,3 +339,18 @@ def test_cli_render_voice_of_a_bank_matches_render_batch(tmp_path):
     for bad, where in ((["--voice", "33"], "--voice"), (["--note", "200"], "note"), (["--velocity", "0"], "velocit")):
         r = run_cli("render", "b.syx", *bad, "-o", "x.wav", cwd=tmp_path)
         assert r.returncode == 2 and where in r.stderr and not (tmp_path / "x.wav").exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=0, max_size=200))
+def test_damaged_midi_files_raise_value_error(tmp_path_factory, junk):
+    """A valid header followed by anything: rendered, or rejected with ValueError naming the file."""
+    path = tmp_path_factory.mktemp("midi") / "junk.mid"
+    header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk" + len(junk).to_bytes(4, "big")
+    path.write_bytes(header + junk)
+    try:
+        audio = dx7live.render_midi(path, [sine_voice()], sample_rate=8000, tail=0.1)
+    except ValueError as exc:
+        assert "junk.mid" in str(exc)
+    else:
+        assert audio.dtype == np.float32 and np.all(np.isfinite(audio))
