@@ -51,12 +51,14 @@ NSYNTH_FIELDS = ["note", "note_str", "instrument", "instrument_str", "pitch", "v
                  "instrument_source", "instrument_source_str"]
 
 # A DX7 voice has no family; guess one from words in its name, else "synth_lead".
-_FAMILY_WORDS = [
-    ("bass", r"BASS"), ("brass", r"BRASS|BRS|HORN|TRUMP|TRPT|TROMB|TUBA"), ("flute", r"FLUT|PICCOL|PAN ?FL|RECORD"),
-    ("guitar", r"GUIT|GTR|KOTO|HARP|SITAR|BANJO|LUTE|PLUCK|CLAV"),
-    ("keyboard", r"PIANO|PNO|E\.? ?P|HARPSI|CELEST|KEYB|RHODES|WURL"),
-    ("mallet", r"MARIMB|VIBE|XYLO|BELL|GLOCK|CHIME|TUBULAR|STEEL ?DR"), ("organ", r"ORGAN|ORG\b|PIPE"),
-    ("reed", r"SAX|CLAR|OBOE|BASSOON|REED|HARMONICA|ACCORD"), ("string", r"STRING|STRNG|VIOLIN|CELLO|VIOLA|STR\b"),
+_FAMILY_WORDS = [  # checked in this order; the first match wins
+    ("reed", r"SAX|CLAR|OBOE|BASSOON|REED|HARMONICA|ACCORD"),
+    ("keyboard", r"PIANO|PNO|\bE\.? ?P\b|HARPSI|CELEST|KEYB|RHODES|WURL|CLAV"),
+    ("bass", r"BASS"), ("brass", r"BRASS|BRS|HORN|TRUMP|TRPT|TROMB|TUBA"),
+    ("flute", r"FLUT|PICCOL|PAN ?FL|RECORDER"),
+    ("guitar", r"GUIT|GTR|KOTO|HARP|SITAR|BANJO|LUTE|PLUCK"),
+    ("mallet", r"MARIMB|VIBE|XYLO|BELL|GLOCK|CHIME|TUBULAR|STEEL ?DR"), ("organ", r"ORGAN|\bORG\b|PIPE"),
+    ("string", r"STRING|STRNG|STRG|VIOLIN|CELLO|VIOLA|\bSTR\b"),
     ("vocal", r"VOICE|VOX|CHOIR|VOCAL|AAH|OOH"),
 ]
 

@@ -285,3 +285,14 @@ def test_other_patches_into_the_same_folder_are_refused(tmp_path):
     with pytest.raises(ValueError, match="patches"):
         dx7live.sweep(voices()[::-1], tmp_path, notes=NOTES, velocities=VELS, hold=0.2, release=0.1,
                       sample_rate=8000, progress=False)
+
+
+@pytest.mark.parametrize("name, family", [
+    ("E.PIANO 1", "keyboard"), ("DEEP SWEEP", "synth_lead"), ("BASSOON", "reed"), ("SYN-BASS 2", "bass"),
+    ("HARPSICH 1", "keyboard"), ("STRG ENS 2", "string"), ("E.ORGAN 5", "organ"), ("TUB BELLS", "mallet"),
+    ("GUITAR 6", "guitar"), ("BRASS   1", "brass"), ("", "synth_lead"),
+])
+def test_nsynth_family_guess(name, family):
+    from dx7live.exports import NSYNTH_FAMILIES, guess_family
+
+    assert NSYNTH_FAMILIES[guess_family(name)] == family
