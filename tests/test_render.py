@@ -286,6 +286,8 @@ def test_cli_render_midi_file(tmp_path):
     assert len(audio) == pytest.approx(1.0 * 16000, abs=2)
     r = run_cli("render", "missing.mid", "-o", "x.wav", cwd=tmp_path)
     assert r.returncode == 2 and "missing.mid" in r.stderr
+    r = run_cli("render", "s.mid", "--program", "99", "-o", "y.wav", cwd=tmp_path)
+    assert r.returncode == 2 and "--program must be 1.." in r.stderr and not (tmp_path / "y.wav").exists()
 
 
 def test_midi_sysex_voice_dump_in_the_file_changes_the_sound(tmp_path):

@@ -77,9 +77,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         if args.input and _is_midi(Path(args.input)):
+            bank = resolve_bank(args.bank)
+            if not 1 <= args.program <= len(bank):
+                print(f"render: --program must be 1..{len(bank)} for this bank, got {args.program}", file=sys.stderr)
+                return EXIT_USAGE
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                audio = render_midi(args.input, args.bank, args.sample_rate, program=args.program - 1, tail=args.tail)
+                audio = render_midi(args.input, bank, args.sample_rate, program=args.program - 1, tail=args.tail)
             for w in caught:
                 print(f"render: warning: {w.message}", file=sys.stderr)
             what = f"{args.input}: {len(audio) / args.sample_rate:.2f} s"
