@@ -118,7 +118,7 @@ def main() -> int:
     dexed_rate = n / dt
     rows.append(("dexed-py, 1 thread (reference)", n, dt, cpu))
     for workers in (0, 2):
-        rows.append((f"DX7Dataset items, DataLoader {workers} workers", *measured(bench_loader, ds, idx, workers)))
+        rows.append((f"DX7Dataset, DataLoader(batch 32), {workers} workers", *measured(bench_loader, ds, idx, workers)))
     for workers in (0, 2):
         rows.append((f"DX7BatchDataset (batched, 256), {workers} workers",
                      *measured(bench_batched, ds, idx, workers)))

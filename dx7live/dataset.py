@@ -77,7 +77,8 @@ class DX7Dataset(Dataset):
         dedupe: drop voices whose 145 sound parameters repeat an earlier voice (same sound under
             another name), so a sound cannot appear twice or leak across splits.
         frame_rate: rate of the ``f0_curve``/``loudness_curve`` annotations (250 Hz as NSynth/DDSP).
-        threads: native threads per item render (1 is right with DataLoader workers).
+        threads: native threads for a batch fetched through ``__getitems__`` (what a DataLoader
+            with ``batch_size`` calls): default all cores, shared among DataLoader workers.
 
     Each item is a dict: ``audio`` float32[T]; ``note``, ``velocity``, ``patch_index`` int64;
     ``patch`` float32[145] (parameters / their maxima); ``patch_raw`` int64[155]; ``name`` str;
@@ -98,7 +99,7 @@ class DX7Dataset(Dataset):
         normalize: Optional[str] = None,
         dedupe: bool = True,
         frame_rate: float = 250.0,
-        threads: int = 1,
+        threads: Optional[int] = None,
     ) -> None:
         self.sample_rate = check_sample_rate(sample_rate)
         self.notes = _int_list("notes", notes, 0, 127)
@@ -116,8 +117,8 @@ class DX7Dataset(Dataset):
         if not math.isfinite(fr) or not 0 < fr <= self.sample_rate:
             raise ValueError(f"frame_rate must be in (0, sample_rate], got {frame_rate}")
         self.frame_rate = fr
-        if not isinstance(threads, int) or threads < 0:
-            raise ValueError(f"threads must be an integer >= 0, got {threads!r}")
+        if threads is not None and (not isinstance(threads, int) or threads < 0):
+            raise ValueError(f"threads must be None or an integer >= 0 (0 = all cores), got {threads!r}")
         self.threads = threads
 
         vced, sources = load_patches(patches)
@@ -180,7 +181,7 @@ class DX7Dataset(Dataset):
         notes, vels = self.notes[ni], self.velocities[vi]
         out = render_checked(
             self.vced[p], notes, vels, np.full(idx.size, self.hold_frames, np.int64), self.n_frames,
-            self.sample_rate, threads=self.threads if threads is None else threads, annotate=True,
+            self.sample_rate, threads=_threads(self.threads if threads is None else threads), annotate=True,
             frame_rate=self.frame_rate,
         )
         audio = out.audio
@@ -223,8 +224,14 @@ class DX7Dataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"dataset indices must be integers, got {type(index).__name__}")
-        batch = self.render_items([int(index)])
+        batch = self.render_items([int(index)], threads=1)
         return {k: v[0] for k, v in batch.items()}
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """Several items in one native multi-threaded batch (a DataLoader with ``batch_size``
+        fetches through this); each equals ``self[i]`` bit for bit."""
+        batch = self.render_items(list(indices))
+        return [{k: v[j] for k, v in batch.items()} for j in range(len(batch["name"]))]
 
     def batches(self, batch_size: int = 256, **kwargs: Any) -> "DX7BatchDataset":
         """An iterable of whole batches rendered natively (see :class:`DX7BatchDataset`)."""
@@ -233,6 +240,14 @@ class DX7Dataset(Dataset):
     def __repr__(self) -> str:
         return (f"DX7Dataset({self.n_patches} patches x {len(self.velocities)} velocities x "
                 f"{len(self.notes)} notes = {len(self)} items, {self.sample_rate:g} Hz, {self.duration:g} s)")
+
+
+def _threads(threads: Optional[int]) -> int:
+    """None = all cores, shared among the DataLoader workers when inside one."""
+    if threads is not None:
+        return threads
+    info = get_worker_info()
+    return 0 if info is None else max(1, (os.cpu_count() or 1) // info.num_workers)
 
 
 def _dataset_and_indices(data: Union[DX7Dataset, Subset]) -> tuple[DX7Dataset, np.ndarray]:
@@ -292,13 +307,10 @@ class DX7BatchDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
         batches = self.batch_indices()
-        threads = self.threads
         if info is not None:
             batches = batches[info.id::info.num_workers]
-            if threads is None:
-                threads = max(1, (os.cpu_count() or 1) // info.num_workers)
         for b in batches:
-            yield self.dataset.render_items(b, threads=0 if threads is None else threads)
+            yield self.dataset.render_items(b, threads=self.threads)
 
 
 def split_by_patch(dataset: Union[DX7Dataset, Subset], fractions: Sequence[float] = (0.8, 0.1, 0.1),

@@ -251,3 +251,13 @@ def test_audible_filter_agrees_with_the_rendered_audio(corpus_dir):
     sample = kept[np.random.default_rng(0).choice(len(kept), 200, replace=False)]
     loud = np.abs(dx7live.render_batch(sample, 60, 100, 1.0, 1.5, 16000)).max(axis=1)
     assert np.all(loud > 10 ** (-60 / 20))
+
+
+def test_getitems_renders_a_batch_equal_to_single_items():
+    ds = small()
+    rows = ds.__getitems__([7, 0, 35, 7])
+    assert [r["index"].item() for r in rows] == [7, 0, 35, 7]
+    for r in rows:
+        one = ds[int(r["index"])]
+        for key in ("audio", "f0_curve", "loudness_curve", "patch", "patch_raw"):
+            np.testing.assert_array_equal(r[key].numpy(), one[key].numpy())
