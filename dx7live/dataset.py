@@ -122,13 +122,10 @@ class DX7Dataset(Dataset):
         self.threads = threads
 
         vced, sources = load_patches(patches)
-        keep = filter_mask(vced, patch_filter)
-        if dedupe:
-            _, first = content_groups(vced)
-            unique = np.zeros(vced.shape[0], dtype=bool)
-            unique[first] = True
-            keep &= unique
-        idx = np.flatnonzero(keep)
+        idx = np.flatnonzero(filter_mask(vced, patch_filter))
+        if dedupe and idx.size:  # among the voices the filter kept, the first of each sound
+            _, first = content_groups(vced[idx])
+            idx = idx[np.sort(first)]
         self.vced = np.ascontiguousarray(vced[idx])          # uint8[P, 155]
         self.source_index = idx                               # position in the original patches
         self.sources = [sources[i] for i in idx] if len(sources) == vced.shape[0] else [""] * idx.size
