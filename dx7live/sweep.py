@@ -15,6 +15,7 @@ starting at i, so n machines can split one sweep with no coordination (docs/swee
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -172,15 +173,20 @@ def sweep(
     version = engine_version()
 
     # settings of this sweep: a rerun into the same folder must use the same ones
-    import hashlib
-
     settings = {"sample_rate": sr, "hold": float(hold), "release": float(release), "format": fmt, "bits": bits,
                 "engine_version": version,
                 # voice numbers name the files: a folder holds one set of patches
                 "patches": hashlib.blake2b(vced.tobytes(), digest_size=16).hexdigest()}
     state = out / STATE_DIR
-    state.mkdir(parents=True, exist_ok=True)
     settings_path = state / "settings.json"
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder")
+    if not settings_path.exists() and out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name != STATE_DIR)
+        if foreign:  # never write tables over a user's files
+            raise ValueError(f"{out} is not empty ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}) "
+                             f"and holds no dx7live sweep: choose a new or empty folder")
+    state.mkdir(parents=True, exist_ok=True)
     if settings_path.exists():
         old = json.loads(settings_path.read_text())
         if old != settings:

@@ -296,3 +296,11 @@ def test_nsynth_family_guess(name, family):
     from dx7live.exports import NSYNTH_FAMILIES, guess_family
 
     assert NSYNTH_FAMILIES[guess_family(name)] == family
+
+
+def test_a_folder_with_other_files_is_refused(tmp_path):
+    (tmp_path / "metadata.csv").write_text("mine\n")
+    with pytest.raises(ValueError, match="not empty"):
+        run_sweep(tmp_path)
+    assert (tmp_path / "metadata.csv").read_text() == "mine\n"
+    assert not (tmp_path / "audio").exists()
