@@ -52,7 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sweep", help="record a note x velocity grid of voices to disk", description=HELP,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("patches", nargs="?", help="bank file or directory of patch files (default: built-in bank)")
-    p.add_argument("--out", required=True, help="output directory (created; resumed if it holds a sweep)")
+    p.add_argument("--out", required=True,
+                   help="output directory: new or empty, or one holding this sweep (then it resumes)")
     p.add_argument("--voices", type=lambda s: parse_int_list(s, "--voices"), help="1-based voice numbers (default all)")
     p.add_argument("--notes", type=lambda s: parse_int_list(s, "--notes"), default=list(range(21, 109, 3)),
                    help="MIDI notes (default 21:108:3)")
