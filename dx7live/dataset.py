@@ -128,10 +128,14 @@ class DX7Dataset(Dataset):
             idx = idx[np.sort(first)]
         self.vced = np.ascontiguousarray(vced[idx])          # uint8[P, 155]
         self.source_index = idx                               # position in the original patches
-        self.sources = [sources[i] for i in idx] if len(sources) == vced.shape[0] else [""] * idx.size
+        self._all_sources = sources
         self._fundamentals: dict[int, Fundamental] = {}
         if self.vced.shape[0] == 0:
             raise ValueError("no patches left (empty input, or the filter rejected every voice)")
+
+    def source(self, patch: int) -> str:
+        """Where patch ``patch`` (a dataset patch index) came from: "file#position"."""
+        return self._all_sources[int(self.source_index[patch])]
 
     # ------------------------------------------------------------------ sizes and indices
     @property

@@ -28,16 +28,34 @@ NAMED_FILTERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 class Patches(NamedTuple):
     vced: np.ndarray          # uint8[N, 155]
-    sources: list[str]        # where each voice came from ("file.syx#3"), or "" when unknown
+    sources: Sequence[str]    # where each voice came from ("file.syx#3")
 
 
-def _bank_sources(bank: Any, n: int, label: str) -> list[str]:
+class _Labels(Sequence[str]):
+    """Source labels ("file#position") made on access, so 30,000 voices cost no Python loop."""
+
+    def __init__(self, bank_sources: Any, label: str, n: int) -> None:
+        self._src, self._label, self._n = bank_sources, label, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        i = int(i)
+        if not -self._n <= i < self._n:
+            raise IndexError(i)
+        i %= self._n
+        if self._src is None:
+            return f"{self._label}#{i + 1}"
+        s = self._src[i]
+        return f"{s.file}#{s.position}" if hasattr(s, "file") else str(s)
+
+
+def _bank_sources(bank: Any, n: int, label: str) -> Sequence[str]:
     src = getattr(bank, "sources", None)
-    if src is not None and len(src) == n:
-        if all(hasattr(src, a) for a in ("files", "file_idx", "position")):  # patchfile's array form
-            return [f"{src.files[f]}#{p}" for f, p in zip(src.file_idx.tolist(), src.position.tolist())]
-        return [f"{s.file}#{s.position}" if hasattr(s, "file") else str(s) for s in src]
-    return [f"{label}#{i + 1}" for i in range(n)]
+    return _Labels(src if src is not None and len(src) == n else None, label, n)
 
 
 def load_patches(patches: Any = None) -> Patches:
@@ -65,9 +83,9 @@ def load_patches(patches: Any = None) -> Patches:
     items = list(patches)
     if items and all(isinstance(p, (str, os.PathLike)) for p in items):
         parts = [load_patches(p) for p in items]
-        return Patches(np.concatenate([p.vced for p in parts]), sum((p.sources for p in parts), []))
+        return Patches(np.concatenate([p.vced for p in parts]), [s for p in parts for s in p.sources])
     vced = voices_array(items)
-    return Patches(vced, [f"voices#{i + 1}" for i in range(vced.shape[0])])
+    return Patches(vced, _Labels(None, "voices", vced.shape[0]))
 
 
 def _load_dir(path: Path) -> Patches:
@@ -87,7 +105,7 @@ def _load_dir(path: Path) -> Patches:
             continue  # not a patch file; the reader's own tools report these
         if len(bank):
             rows.append(voices_array(bank))
-            sources += _bank_sources(bank, len(bank), str(f.relative_to(path)))
+            sources += list(_bank_sources(bank, len(bank), str(f.relative_to(path))))
     if not rows:
         raise ValueError(f"patches: no DX7 voices found under {path}")
     return Patches(np.concatenate(rows), sources)

@@ -261,3 +261,12 @@ def test_getitems_renders_a_batch_equal_to_single_items():
         one = ds[int(r["index"])]
         for key in ("audio", "f0_curve", "loudness_curve", "patch", "patch_raw"):
             np.testing.assert_array_equal(r[key].numpy(), one[key].numpy())
+
+
+def test_sources_name_file_and_position(tmp_path):
+    from dx7live.writers import save_bank
+
+    save_bank(make_voices(4), tmp_path / "four.syx")
+    ds = DX7Dataset(tmp_path / "four.syx", notes=[60], velocities=[100], sample_rate=8000, duration=0.1,
+                    note_duration=0.1)
+    assert ds.source(2).endswith("four.syx#3")
