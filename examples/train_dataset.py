@@ -1,8 +1,10 @@
 """Train a tiny model on DX7 notes rendered on the fly: predict its pitch from the audio.
 
-A small 1-D convolutional network learns, for a few steps on the CPU, to predict the sounding
+A small network on the averaged spectrum learns, for a few steps on the CPU, to predict the sounding
 fundamental (log f0, from the Dataset's exact annotation) of notes from the built-in bank. The
-split is by patch, so the validation voices were never heard in training.
+split is by patch, so the validation voices were never heard in training. The point is the data
+pipeline (on-the-fly rendering, exact f0 labels with confidences, leak-free splits, DataLoader
+workers); a model this small, trained this briefly, only begins to generalise to unseen voices.
 
     python examples/train_dataset.py                 # a few hundred steps
     python examples/train_dataset.py --steps 5 --workers 0 --batch 8    # a quick check
@@ -23,20 +25,18 @@ import dx7live  # noqa: E402
 
 
 class TinyPitchNet(nn.Module):
-    """Strided convolutions over the waveform, global pooling, one output: log2(f0 / 440 Hz)."""
+    """Log-magnitude spectrum (averaged over time) -> small MLP -> log2(f0 / 440 Hz)."""
 
-    def __init__(self) -> None:
+    def __init__(self, n_fft: int = 1024) -> None:
         super().__init__()
-        layers, ch = [], 1
-        for out in (16, 32, 32, 64):
-            layers += [nn.Conv1d(ch, out, kernel_size=9, stride=4, padding=4), nn.GELU()]
-            ch = out
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(ch, 1)
+        self.n_fft = n_fft
+        self.register_buffer("window", torch.hann_window(n_fft))
+        self.mlp = nn.Sequential(nn.Linear(n_fft // 2 + 1, 128), nn.GELU(), nn.Linear(128, 1))
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        x = self.body(audio[:, None, :])
-        return self.head(x.mean(dim=2))[:, 0]
+        spec = torch.stft(audio, self.n_fft, hop_length=self.n_fft // 2, window=self.window, return_complex=True)
+        feats = torch.log1p(100 * spec.abs()).mean(dim=2)
+        return self.mlp(feats)[:, 0]
 
 
 def main() -> int:
@@ -72,9 +72,11 @@ def main() -> int:
                 break
     model.eval()
     with torch.no_grad():
-        vb = next(iter(DataLoader(valid, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(1))))
-        err = (model(vb["audio"]) - torch.log2(vb["f0_hz"] / 440.0)).abs().mean().item()
-    print(f"validation mean |error|: {err * 12:.2f} semitones on unseen voices")
+        vb = next(iter(DataLoader(valid, batch_size=256, shuffle=True, generator=torch.Generator().manual_seed(1))))
+        err = (model(vb["audio"]) - torch.log2(vb["f0_hz"] / 440.0)).abs() * 12
+        sure = vb["f0_confidence"] == 1.0  # harmonic voices with a steady pitch
+    print(f"validation mean |error|: {err[sure].mean().item():.2f} semitones on {int(sure.sum())} notes of "
+          f"unseen harmonic voices ({err.mean().item():.2f} over all {len(err)}, noise and bells included)")
     return 0
 
 
