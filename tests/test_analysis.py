@@ -213,3 +213,30 @@ def test_f0_of_the_factory_voices_matches_their_spectra(corpus_dir, note):
         odd += odd_share >= 0.005
     assert n > 100  # most factory voices are confidently harmonic
     assert on >= 0.97 * n and odd >= 0.97 * n, (on, odd, n)
+
+
+def test_f0_curve_matches_the_instantaneous_frequency_of_the_audio():
+    """A sine with vibrato and a pitch-EG sweep: the f0 curve follows the audio's own
+    instantaneous frequency (Hilbert phase slope) frame by frame."""
+    from scipy.signal import hilbert
+
+    sr = 48000
+    v = sine()
+    v.lfo_pitch_mod_depth, v.pitch_mod_sensitivity, v.lfo_speed, v.lfo_wave = 70, 4, 25, 4
+    v.pitch_eg_rates = (40, 40, 40, 40)
+    v.pitch_eg_levels = (60, 45, 50, 40)
+    ds = dx7live.DX7Dataset([v], notes=[69], velocities=[100], duration=1.0, note_duration=1.0, sample_rate=sr)
+    item = ds[0]
+    audio, curve = item["audio"].numpy().astype(np.float64), item["f0_curve"].numpy()
+    phase = np.unwrap(np.angle(hilbert(audio)))
+    inst = np.diff(phase) * sr / (2 * np.pi)
+    hop = sr // 250
+    measured = np.array([np.median(inst[k * hop:(k + 1) * hop]) for k in range(len(curve))])
+    core = slice(5, len(curve) - 5)  # away from the edges of the analytic signal
+    err = 1200 * np.abs(np.log2(measured[core] / curve[core]))
+    assert curve[core].max() / curve[core].min() > 2 ** (100 / 1200)  # the pitch really moves
+    # the curve samples the pitch at each frame's start and the pitch moves within a frame (by up
+    # to ~20 cents here), so allow that much; a constant f0 would be off by hundreds of cents
+    assert np.median(err) < 10 and np.percentile(err, 95) < 40, (np.median(err), np.percentile(err, 95))
+    flat = 1200 * np.abs(np.log2(measured[core] / item["f0_hz"].item()))
+    assert np.median(flat) > 5 * np.median(err)
