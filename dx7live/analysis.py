@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -349,6 +349,3 @@ def audio_stats(audio: np.ndarray, sample_rate: float, hold: float | None = None
     held_rms = math.sqrt(held_sq / n_held)
     loud = 20.0 * math.log10(held_rms) if held_rms > 0 else LOUDNESS_FLOOR_DB
     return {"peak": peak, "rms": rms, "loudness_db": max(loud, LOUDNESS_FLOOR_DB)}
-
-
-Number = Union[int, float]

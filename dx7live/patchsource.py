@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 
@@ -166,6 +166,3 @@ def patch_vectors(vced: np.ndarray) -> np.ndarray:
 def voice_name(row: np.ndarray) -> str:
     """Display name of one VCED row (codes below 32 as spaces, trailing spaces removed)."""
     return "".join(chr(c) if 32 <= c < 128 else " " for c in row[145:155].tolist()).rstrip()
-
-
-Source = Optional[Any]
