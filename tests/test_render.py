@@ -284,6 +284,9 @@ def test_cli_render_midi_file(tmp_path):
     assert r.returncode == 0, r.stderr
     audio, rate = read_wav(tmp_path / "s.wav")
     assert len(audio) == pytest.approx(1.0 * 16000, abs=2)
+    r = run_cli("render", "s.mid", "-o", "n.wav", "--sample-rate", "16000", "--normalize", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert np.max(np.abs(read_wav(tmp_path / "n.wav")[0])) == pytest.approx(10 ** (-1 / 20), abs=1e-3)
     r = run_cli("render", "missing.mid", "-o", "x.wav", cwd=tmp_path)
     assert r.returncode == 2 and "missing.mid" in r.stderr
     r = run_cli("render", "s.mid", "--program", "99", "-o", "y.wav", cwd=tmp_path)

@@ -41,6 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="MIDI file: seconds after the last event (default: until silent, at most 10)")
     p.add_argument("--sample-rate", type=float, default=48000, help="output sample rate in Hz (default 48000)")
     p.add_argument("--bits", type=int, choices=(16, 24), default=16, help="bits per sample (default 16)")
+    p.add_argument("--gain", type=float, default=0.0, help="gain in dB applied before writing (default 0)")
+    p.add_argument("--normalize", action="store_true", help="scale the peak to -1 dBFS (instead of --gain)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output file if it exists")
     p.set_defaults(func=run)
 
@@ -99,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
             audio = render_batch(voice, args.note, args.velocity, args.hold, args.hold + args.release,
                                  args.sample_rate)[0]
             what = f"{getattr(voice, 'name', 'voice')} note {args.note} velocity {args.velocity}"
+        peak = float(abs(audio).max()) if len(audio) else 0.0
+        if args.normalize and peak > 0:
+            audio = audio * (10 ** (-1 / 20) / peak)
+        elif args.gain:
+            audio = audio * 10 ** (args.gain / 20)
         write_audio(out, audio, args.sample_rate, args.bits, fmt)
     except (ValueError, OSError) as exc:
         print(f"render: {exc}", file=sys.stderr)
@@ -107,6 +114,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"render: {exc}", file=sys.stderr)
         return EXIT_FAILED
     peak = float(abs(audio).max()) if len(audio) else 0.0
-    clip = " (clipped: peak above full scale)" if peak > 1.0 else ""
+    clip = " (clipped: peak above full scale; try --normalize or --gain -6)" if peak > 1.0 else ""
     print(f"wrote {out} ({what}, peak {peak:.3f}{clip})", file=sys.stderr)
     return EXIT_OK
