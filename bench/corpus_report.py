@@ -8,12 +8,21 @@ content with and without the name), and how many files needed which kind of repa
 from __future__ import annotations
 
 import re
+import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def default_corpus() -> Path:
+    """``$DX7LIVE_SHARED/corpus/files``, else ``../shared/corpus/files`` beside the checkout."""
+    shared = os.environ.get("DX7LIVE_SHARED")
+    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
+    return base / "corpus" / "files"
+
 
 from dx7live.pack import PackResult, collect, unique_rows  # noqa: E402
 from dx7live.voice import NAME_OFFSET  # noqa: E402
@@ -26,7 +35,7 @@ REPAIRS = [("bad checksum", "checksum mismatch"), ("checksum byte with high bit"
 
 
 def main(argv: list[str]) -> int:
-    root = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "corpus" / "files"
+    root = Path(argv[1]) if len(argv) > 1 else default_corpus()
     if not root.is_dir():
         print(f"corpus not found at {root}", file=sys.stderr)
         return 2

@@ -386,28 +386,31 @@ def _find_parts(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
     headerless_size = len(buf) % PACKED_SIZE == 0 or len(buf) % VCED_SIZE == 0
     share = _sysex_share(buf) if scan.kinds and not starts_sysex else 0.0
     if scan.kinds and (starts_sysex or share > 0.9 or (not headerless_size and share > 0.5)):
-        only = " only (no voice dump)" if set(scan.kinds) == {"Yamaha parameter change"} else ""
+        only = " only (no voice dump)" if set(scan.kinds) - {sysex.UNCOUNTED} == {"Yamaha parameter change"} else ""
         raise PatchError(label, "not DX7 voice data: " + _kinds_text(scan.kinds) + only)
     raise PatchError(label, _unrecognised_reason(buf))
 
 
 def _sysex_share(buf: bytes) -> float:
     """Rough share of the buffer covered by F0..F7 messages (to tell sysex files from binaries)."""
-    covered, pos = 0, buf.find(b"\xF0")
-    while pos != -1:
+    covered, pos, seen = 0, buf.find(b"\xF0"), 0
+    while pos != -1 and seen < sysex.MAX_LISTED_MESSAGES:
         end = buf.find(b"\xF7", pos + 1)
         if end == -1:
             break
         covered += end + 1 - pos
+        seen += 1
         pos = buf.find(b"\xF0", end + 1)
-    return covered / len(buf)
+    return covered / (pos if seen == sysex.MAX_LISTED_MESSAGES and pos > 0 else len(buf))
 
 
 def _kinds_text(kinds: dict[str, int]) -> str:
-    items = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    items = sorted(((k, n) for k, n in kinds.items() if k != sysex.UNCOUNTED), key=lambda kv: (-kv[1], kv[0]))
     text = ", ".join(f"{n} {k} message{'s' if n > 1 else ''}" for k, n in items[:4])
     if len(items) > 4:
         text += f" and {sum(n for _, n in items[4:])} others"
+    if sysex.UNCOUNTED in kinds:
+        text += " (and more, not counted)"
     return text
 
 

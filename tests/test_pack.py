@@ -129,3 +129,10 @@ def test_info_command(tmp_path, capsys):
     (tmp_path / "bad.syx").write_bytes(bytes(data))
     assert main(["info", "--strict", str(tmp_path / "bad.syx")]) == 1
     assert "checksum mismatch" in capsys.readouterr().out
+
+
+def test_pack_command_progress_bar(tmp_path, capsys):
+    write_tree(tmp_path / "in", ["x/a.syx", "y/b.syx"])
+    assert main(["pack", str(tmp_path / "in"), "-o", str(tmp_path / "o.bin"), "--progress", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "reading" in captured.err and "/2 " in captured.err

@@ -307,3 +307,24 @@ def test_bad_checksum_dump_that_is_not_a_voice_is_dropped():
     bank = load(bytes(msg) + good)
     assert len(bank) == 1 and bank.names == ["S18 V00"]
     assert any("dropped, its data does not look like DX7 voice data" in w for w in bank.warnings)
+
+
+def test_huge_files_of_other_messages_are_handled_quickly():
+    """Millions of tiny messages: described from the first ones, dumps after them still found."""
+    noise = b"\xF0\x41\x10\xF7" * 1_000_000
+    with pytest.raises(PatchError, match="Roland sysex messages \\(and more, not counted\\)"):
+        load(noise)
+    bank = load(noise + vmem(23))
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(23))
+
+
+def test_stray_bytes_after_f0_recovered_only_with_a_good_checksum():
+    msg = vced_message(bank_vced(24)[0].tobytes())
+    shifted = msg[:1] + b"\x81\x22" + msg[1:]
+    bank = load(shifted + vmem(25))
+    assert len(bank) == 33 and bank.names[0] == "S24 V00"
+    assert any("2 stray bytes" in w for w in bank.warnings)
+    damaged = bytearray(shifted)
+    damaged[20] ^= 0x01                      # now the checksum fails: not trusted
+    with pytest.raises(PatchError, match="manufacturer byte 0x81"):
+        load(bytes(damaged))
