@@ -498,30 +498,36 @@ def _find_in_smf(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
 def _headerless(buf: bytes, res: _Result) -> Optional[_Part]:
     """Try ``buf`` as N x 128 packed or N x 155 unpacked voices; keep the plausible reading.
 
-    Readings tried, best first: the whole file; then, as some editors write them, a 4096-byte
-    bank followed by other data (Dr.T/Steinberg 8192-byte files), and N voices followed by a few
-    stray bytes (a DOS end-of-file mark). Ignored bytes are reported.
+    Readings tried: the whole file; if none fits, the layouts some editors write: a 4096-byte
+    bank followed by other data (Dr.T/Steinberg 8192-byte files), a voice every 256 bytes
+    (Transform XSyn 8192-byte .BNK, §1.7), and N voices followed by a few stray bytes (a DOS
+    end-of-file mark). Whatever was skipped is reported.
     """
     n = len(buf)
-    exact = [(width, n // width) for width in (PACKED_SIZE, VCED_SIZE) if n % width == 0 and n]
-    trimmed = [(width, n // width) for width in (PACKED_SIZE, VCED_SIZE) if n >= width and 0 < n % width < 16]
-    if n > 4096 and (PACKED_SIZE, 32) not in exact + trimmed:
-        trimmed.append((PACKED_SIZE, 32))
-    for group in (exact, trimmed):   # exact sizes first, then with bytes ignored
-        candidates = []
-        for width, count in group:
-            kind = "raw-packed" if width == PACKED_SIZE else "raw-vced"
-            raw = np.frombuffer(buf, np.uint8, count=count * width).reshape(count, width)
-            score = _implausibility(raw, kind)
-            if score <= (PLAUSIBLE_SCORE if kind == "raw-packed" else PLAUSIBLE_SCORE_VCED):
-                candidates.append((score, kind, raw))
-        if candidates:
-            score, kind, raw = min(candidates, key=lambda c: c[0])
-            if raw.nbytes < n:
-                res.notes.append(f"headerless data: read {len(raw)} voices from the first {raw.nbytes} bytes, "
-                                 f"ignored the remaining {n - raw.nbytes} bytes")
-            offsets = np.arange(len(raw), dtype=np.int64) * raw.shape[1]
-            return _Part(kind, raw, offsets, "headerless data")
+    data = np.frombuffer(buf, np.uint8)
+
+    def plain(width: int, count: int, note: str = "") -> tuple[str, np.ndarray, np.ndarray, str]:
+        kind = "raw-packed" if width == PACKED_SIZE else "raw-vced"
+        return kind, data[:count * width].reshape(count, width), np.arange(count, dtype=np.int64) * width, note
+
+    exact = [plain(w, n // w) for w in (PACKED_SIZE, VCED_SIZE) if n and n % w == 0]
+    # (on equal scores the first reading listed wins)
+    alternates = [plain(w, n // w, f"ignored the last {n % w} bytes") for w in (PACKED_SIZE, VCED_SIZE)
+                  if n >= w and 0 < n % w < 16]
+    if n > 4096:
+        alternates.append(plain(PACKED_SIZE, 32, f"read the first 4096 bytes as a bank, ignored the other {n - 4096}"))
+    if n == 8192:
+        alternates.append(("raw-packed", data.reshape(32, 256)[:, :PACKED_SIZE], np.arange(32, dtype=np.int64) * 256,
+                           "one voice every 256 bytes (Transform XSyn layout), the other bytes ignored"))
+    for group in (exact, alternates):
+        scored = [(_implausibility(raw, kind), kind, raw, offsets, note) for kind, raw, offsets, note in group]
+        plausible = [c for c in scored
+                     if c[0] <= (PLAUSIBLE_SCORE if c[1] == "raw-packed" else PLAUSIBLE_SCORE_VCED)]
+        if plausible:
+            _, kind, raw, offsets, note = min(plausible, key=lambda c: c[0])
+            if note:
+                res.notes.append(f"headerless data: {len(raw)} voices; {note}")
+            return _Part(kind, np.ascontiguousarray(raw), offsets, "headerless data")
     return None
 
 

@@ -283,10 +283,15 @@ def test_headerless_bank_followed_by_other_data():
     drt = bank_bytes + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()   # 8192 bytes, junk half
     bank = load(drt)
     assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(16))
-    assert any("ignored the remaining 4096 bytes" in w for w in bank.warnings)
+    assert any("read the first 4096 bytes as a bank, ignored the other 4096" in w for w in bank.warnings)
     dos = bank_bytes + b"\x1a"                                                 # DOS end-of-file mark
     bank = load(dos)
-    assert len(bank) == 32 and any("ignored the remaining 1 bytes" in w for w in bank.warnings)
+    assert len(bank) == 32 and any("ignored the last 1 bytes" in w for w in bank.warnings)
+    xsyn = b"".join(bank_bytes[i * 128:(i + 1) * 128] + rng.integers(0, 256, 128, dtype=np.uint8).tobytes()
+                    for i in range(32))                                      # a voice every 256 bytes
+    bank = load(xsyn)
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(16))
+    assert bank.sources[5].offset == 5 * 256 and any("Transform XSyn" in w for w in bank.warnings)
 
 
 def test_bad_checksum_bank_of_mostly_empty_voices_is_kept():
@@ -328,3 +333,12 @@ def test_stray_bytes_after_f0_recovered_only_with_a_good_checksum():
     damaged[20] ^= 0x01                      # now the checksum fails: not trusted
     with pytest.raises(PatchError, match="manufacturer byte 0x81"):
         load(bytes(damaged))
+
+
+def test_bank_pickles_for_worker_processes():
+    import pickle
+
+    bank = load(vmem(26))
+    again = pickle.loads(pickle.dumps(bank))
+    assert np.array_equal(again.vced, bank.vced) and again.names == bank.names
+    assert again.sources[7] == bank.sources[7] and again[7] == bank[7]
