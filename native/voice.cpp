@@ -58,13 +58,17 @@ void carrierBlock(uint32_t ph, uint32_t inc, const int32_t* __restrict in,
 // inside the feedback operator's sample-by-sample loop, so their work fills the time the CPU
 // otherwise spends waiting on the feedback recursion. Same arithmetic as sineQ24 lane by lane, so
 // the results are bit-identical to the separate block loops.
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-typedef uint32_t v4u __attribute__((vector_size(16)));
-typedef float v4f_u __attribute__((vector_size(16), aligned(4)));
-typedef int32_t v4i_u __attribute__((vector_size(16), aligned(4)));
+// Eight lanes: one AVX2 register, or two SSE2 registers in the baseline build. These types never
+// cross a non-inlined call, so GCC's note about the 32-byte vector ABI does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v4f __attribute__((vector_size(32)));
+typedef int32_t v4i __attribute__((vector_size(32)));
+typedef uint32_t v4u __attribute__((vector_size(32)));
+typedef float v4f_u __attribute__((vector_size(32), aligned(4)));
+typedef int32_t v4i_u __attribute__((vector_size(32), aligned(4)));
+constexpr int kLanes = 8;
 
-inline v4f sine4(v4u phase) {
+__attribute__((always_inline)) inline v4f sine4(v4u phase) {
   const v4i x = (v4i)(phase << 8);
   const v4f u = __builtin_convertvector(x, v4f) * (1.0f / 4294967296.0f);
   const v4i ui = (v4i)u;
@@ -77,7 +81,7 @@ inline v4f sine4(v4u phase) {
 
 // An operator computed alongside the feedback operator.
 struct Lane {
-  v4u ph;          // phases of the next four samples
+  v4u ph;          // phases of the next kLanes samples
   v4u inc4;
   uint32_t inc;
   const int32_t* in;  // modulation input or nullptr
@@ -86,8 +90,8 @@ struct Lane {
   float g0, dg;
 };
 
-// Four samples (i..i+3) of every fused operator.
-inline void lanes4(Lane* lanes, int nl, const float* k, int i) {
+// kLanes samples (i..i+kLanes-1) of every fused operator.
+__attribute__((always_inline)) inline void lanes4(Lane* lanes, int nl, const float* k, int i) {
   const v4f kv = *(const v4f_u*)(k + i);
   for (int l = 0; l < nl; ++l) {
     Lane& L = lanes[l];
@@ -103,7 +107,7 @@ inline void lanes4(Lane* lanes, int nl, const float* k, int i) {
 }
 
 // One sample (the block's tail) of every fused operator; same arithmetic as lanes4.
-inline void lanes1(Lane* lanes, int nl, const float* k, int i) {
+__attribute__((always_inline)) inline void lanes1(Lane* lanes, int nl, const float* k, int i) {
   for (int l = 0; l < nl; ++l) {
     Lane& L = lanes[l];
     uint32_t q = L.ph[0];
@@ -119,7 +123,7 @@ inline void lanes1(Lane* lanes, int nl, const float* k, int i) {
 
 // The feedback operator (§9) over a block, with up to five independent operators fused in. Its
 // output goes to y[] (phase units); only the recursion itself runs sample by sample.
-void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int32_t& fb_y1,
+__attribute__((always_inline)) inline void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int32_t& fb_y1,
                    int32_t& fb_y2, int32_t* __restrict y, Lane* lanes, int nl, int k0, int n) {
   const float* __restrict k = kRamp.v + k0;
   int32_t gi[kMaxBlock];
@@ -133,8 +137,8 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
   const int fshift = 7 + shift;
   uint32_t f1 = (uint32_t)fb_y1, f2 = (uint32_t)fb_y2;
   int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    for (int j = i; j < i + 4; ++j) {
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = i; j < i + kLanes; ++j) {
       const int64_t prod = (int64_t)tables::kSineQ15[((p32 + f2) + f1) >> 20] * gi[j];
       p32 += inc32;
       f2 = f1;
@@ -159,7 +163,7 @@ void feedbackFused(uint32_t ph, uint32_t inc, float g0, float dg, int shift, int
 // sample at a time, independent operators fused in as above. kOps = 3 (algorithm 4) or 2 (6).
 // y[] gets the loop carrier's output (phase units); fb_y1/fb_y2 hold its last two outputs.
 template <int kOps>
-void loopFused(const uint32_t* phase, const uint32_t* inc, const float* g0, const float* dg,
+__attribute__((always_inline)) inline void loopFused(const uint32_t* phase, const uint32_t* inc, const float* g0, const float* dg,
                int shift, int32_t& fb_y1, int32_t& fb_y2, int32_t* __restrict y, Lane* lanes,
                int nl, int k0, int n) {
   const float* __restrict k = kRamp.v + k0;
@@ -184,11 +188,8 @@ void loopFused(const uint32_t* phase, const uint32_t* inc, const float* g0, cons
     y1 = x;
     y[j] = x;
   };
-  for (; i + 4 <= n; i += 4) {
-    step(i);
-    step(i + 1);
-    step(i + 2);
-    step(i + 3);
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = i; j < i + kLanes; ++j) step(j);
     lanes4(lanes, nl, k, i);
   }
   for (; i < n; ++i) {
@@ -216,8 +217,10 @@ DX7_VECTOR_CLONES void Voice::render(const RenderContext& ctx, float* out, int k
       if ((mc & ~written) || (mc & (mc - 1))) continue;
       Lane& L = lanes[nl++];
       const uint32_t p0 = phase[c], ic = inc[c];
-      L.ph = v4u{p0, p0 + ic, p0 + 2 * ic, p0 + 3 * ic};
-      L.inc4 = v4u{4 * ic, 4 * ic, 4 * ic, 4 * ic};
+      for (int j = 0; j < kLanes; ++j) {
+        L.ph[j] = p0 + (uint32_t)j * ic;
+        L.inc4[j] = (uint32_t)kLanes * ic;
+      }
       L.inc = ic;
       L.in = mc ? ctx.obuf[__builtin_ctz(mc)] : nullptr;
       const bool cc = (alg.carriers >> c) & 1;
