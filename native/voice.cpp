@@ -233,6 +233,25 @@ DX7_VECTOR_CLONES void Voice::render(const RenderContext& ctx, float* out, int k
     }
     return nl;
   };
+  if (audible && ctx.fb_on && !ctx.loop && ((needed_ops >> alg.fb_op) & 1)) {
+    // The feedback operator has no other input, so it runs first, with every operator that does
+    // not depend on it (and has at most one input) fused in, in top-down order.
+    const int o = alg.fb_op;
+    uint8_t down = 0;  // operators that depend on the feedback operator
+    for (int t = o - 1; t >= 0; --t)
+      if (alg.mods[t] & ((1 << o) | down)) down |= (uint8_t)(1 << t);
+    Lane lanes[5];
+    const int nl = selectLanes((uint8_t)(down | (1 << o)), 6, lanes);
+    int32_t* y = ctx.obuf[o];
+    feedbackFused(phase[o], inc[o], g0[o], dg[o], ctx.fb_shift, fb_y1, fb_y2, y, lanes, nl, k0, n);
+    if ((alg.carriers >> o) & 1) {
+      const float cs = ctx.carrier_scale * (1.0f / 33554432.0f);
+      for (int i = 0; i < n; ++i) out[i] += (float)y[i] * cs;
+    } else {
+      written |= (uint8_t)(1 << o);
+    }
+    done |= (uint8_t)(1 << o);
+  }
   if (audible) {
     for (int o = 5; o >= 0; --o) {
       if (!((needed_ops >> o) & 1) || ((done >> o) & 1)) continue;
@@ -268,22 +287,6 @@ DX7_VECTOR_CLONES void Voice::render(const RenderContext& ctx, float* out, int k
           }
           in = s;
         }
-      }
-      if (o == alg.fb_op && ctx.fb_on) {
-        uint8_t down = 0;  // operators that depend on the feedback operator
-        for (int t = o - 1; t >= 0; --t)
-          if (alg.mods[t] & ((1 << o) | down)) down |= (uint8_t)(1 << t);
-        Lane lanes[5];
-        const int nl = selectLanes((uint8_t)(down | (1 << o)), o, lanes);
-        int32_t* y = ctx.obuf[o];
-        feedbackFused(phase[o], inc[o], g0[o], dg[o], ctx.fb_shift, fb_y1, fb_y2, y, lanes, nl, k0, n);
-        if (carrier) {
-          const float cs = ctx.carrier_scale * (1.0f / 33554432.0f);
-          for (int i = 0; i < n; ++i) out[i] += (float)y[i] * cs;
-        } else {
-          written |= (uint8_t)(1 << o);
-        }
-        continue;
       }
       if (carrier) {
         if (in)
