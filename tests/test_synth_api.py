@@ -442,3 +442,47 @@ def test_loads_a_voice_from_the_factory_bank(corpus_dir):
     assert s.voice_data()[:155] == bank[0].to_vced()
     s.note_on(60, 100)
     assert np.abs(s.render(SR // 4)).max() > 0.05
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.binary(min_size=155, max_size=155),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 127), st.integers(0, 127), st.integers(0, 6000)),
+             max_size=12),
+    st.lists(st.integers(1, 3000), min_size=1, max_size=6),
+    st.sampled_from([8000, 44100, 48000, 96000]),
+)
+def test_any_split_of_a_rendering_is_bit_identical(data, events, splits, sr):
+    """Events all queued up front (offsets carry over), rendered in one call or in pieces."""
+    total = 6000
+
+    def run(chunks):
+        s = Synth(sr, polyphony=4)
+        s.load_voice(data)
+        for kind, a, b, off in events:
+            if kind == 0:
+                s.note_on(a, b, offset=off)
+            elif kind == 1:
+                s.note_off(a, offset=off)
+            elif kind == 2:
+                s.control_change(a, b, offset=off)
+            elif kind == 3:
+                s.pitch_bend(a * 128 + b, offset=off)
+            elif kind == 4:
+                s.channel_pressure(b, offset=off)
+            else:
+                s.control_change(64, b, offset=off)
+        out = []
+        done = 0
+        for n in chunks:
+            n = min(n, total - done)
+            if n <= 0:
+                break
+            out.append(s.render(n))
+            done += n
+        if done < total:
+            out.append(s.render(total - done))
+        return np.concatenate(out)
+
+    whole = run([total])
+    assert np.array_equal(whole, run(splits))
