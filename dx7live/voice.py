@@ -532,8 +532,10 @@ class Voice:
     def summary(self) -> str:
         """A short character description: carriers, brightness, envelope, LFO."""
         d = self._data
-        carriers = self.carriers
-        mods = [n for n in range(1, 7) if n not in carriers]
+        # Describe what sounds: carriers switched off or at output level 0 say nothing about it.
+        carriers = tuple(n for n in self.carriers
+                         if self.op[n].output_level > 0 and self.op[n].enabled) or self.carriers
+        mods = [n for n in range(1, 7) if n not in self.carriers]
         mod_level = max((self.op[n].output_level for n in mods), default=0)
         bright = "pure" if mod_level < 50 else "mellow" if mod_level < 75 else "bright" if mod_level < 88 else "harsh"
         c1 = self.op[carriers[0]]

@@ -219,10 +219,16 @@ def test_factory_rom_round_trip(corpus_dir):
 
 
 def test_summary_mentions_carriers():
-    v = Voice.init()
+    v = Voice.init()                       # algorithm 1: carriers OP1 and OP3, only OP1 sounds
+    assert v.summary().startswith("1 carrier,")
+    v.op[3].output_level = 80
     assert v.summary().startswith("2 carriers")
     v.algorithm = 32
+    for n in range(1, 7):
+        v.op[n].output_level = 90
     assert v.summary().startswith("6 carriers")
+    v.op[1].l3 = 0                         # a decaying carrier among sustained ones still sustains
+    assert "sustained" in v.summary()
 
 
 def test_constructor_refuses_invalid_data():
