@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import tarfile
@@ -25,16 +26,18 @@ METADATA_FIELDS = [
 
 
 def write_metadata(records: Sequence[dict[str, Any]], out_dir: Path, stem: str = "metadata") -> list[Path]:
-    """``<stem>.jsonl`` (one JSON object per line) and ``<stem>.csv`` with the same columns."""
+    """``<stem>.jsonl`` (one JSON object per line) and ``<stem>.csv`` with the same columns,
+    streamed record by record."""
     jsonl = out_dir / f"{stem}.jsonl"
-    atomic_write(jsonl, "".join(json.dumps(r, sort_keys=False) + "\n" for r in records).encode())
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METADATA_FIELDS, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in records:
-        w.writerow(r)
+    with atomic_path(jsonl) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
     path_csv = out_dir / f"{stem}.csv"
-    atomic_write(path_csv, buf.getvalue().encode())
+    with atomic_path(path_csv) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=METADATA_FIELDS, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in records:
+            w.writerow(r)
     return [jsonl, path_csv]
 
 
@@ -93,10 +96,14 @@ def nsynth_record(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_nsynth(records: Sequence[dict[str, Any]], out_dir: Path) -> Path:
-    """``examples.json`` keyed by note string, beside ``audio/<note_str>.wav`` (NSynth layout)."""
-    examples = {r["note_str"]: nsynth_record(r) for r in records}
+    """``examples.json`` keyed by note string, beside ``audio/<note_str>.wav`` (NSynth layout).
+    Streamed: one entry per line inside the object."""
     path = out_dir / "examples.json"
-    atomic_write(path, json.dumps(examples, indent=1).encode())
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write("{")
+        for i, r in enumerate(records):
+            f.write(("\n" if i == 0 else ",\n") + json.dumps(r["note_str"]) + ": " + json.dumps(nsynth_record(r)))
+        f.write("\n}\n")
     return path
 
 
@@ -120,11 +127,14 @@ def _ranges(values: Sequence[int], lo: int, hi: int, midpoint: bool) -> list[tup
 def write_sfz(records: Sequence[dict[str, Any]], out_dir: Path, audio_dir: str = "audio") -> list[Path]:
     """One SFZ instrument per voice in ``sfz/``, its regions mapping the recorded notes and
     velocities to key and velocity ranges that together cover 0..127 x 1..127."""
-    by_voice: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_voice.setdefault(r["instrument_str"], []).append(r)
     paths = []
-    for inst, recs in by_voice.items():
+    seen: set[str] = set()
+    # records come grouped by voice (the sweep's order): one voice in memory at a time
+    for inst, group in itertools.groupby(records, key=lambda r: r["instrument_str"]):
+        if inst in seen:
+            raise ValueError(f"write_sfz: the records of {inst} are not together (sort them by voice)")
+        seen.add(inst)
+        recs = list(group)
         notes = sorted({int(r["note"]) for r in recs})
         vels = sorted({int(r["velocity"]) for r in recs})
         key_range = dict(zip(notes, _ranges(notes, 0, 127, midpoint=True)))

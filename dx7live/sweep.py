@@ -93,18 +93,66 @@ def _check_list(name: str, values: Sequence[int], lo: int, hi: int) -> list[int]
     return out
 
 
-def _journal(state: Path) -> dict[str, dict[str, Any]]:
-    """Finished records from every journal in ``state`` (any shard); torn last lines ignored."""
-    done: dict[str, dict[str, Any]] = {}
+class _Grid:
+    """The sweep's jobs in a fixed order (voice, velocity, note; note fastest, as the Dataset).
+    Job j -> (voice number, velocity, note, instrument name, voice name), computed on access so a
+    grid of millions of files costs no memory."""
+
+    def __init__(self, numbers: list[int], velocities: list[int], notes: list[int], insts: dict[int, str],
+                 names: dict[int, str]) -> None:
+        self.numbers, self.velocities, self.notes, self.insts, self.names = numbers, velocities, notes, insts, names
+        self.per_voice = len(velocities) * len(notes)
+
+    def __len__(self) -> int:
+        return len(self.numbers) * self.per_voice
+
+    def __getitem__(self, j: int) -> tuple[int, int, int, str, str]:
+        v = self.numbers[j // self.per_voice]
+        vel = self.velocities[(j // len(self.notes)) % len(self.velocities)]
+        return v, vel, self.notes[j % len(self.notes)], self.insts[v], self.names[v]
+
+    def __iter__(self):
+        return (self[j] for j in range(len(self)))
+
+
+def _journal(state: Path) -> dict[str, str]:
+    """Finished records (raw JSON lines, parsed only when written out) from every journal in
+    ``state`` (any shard), by note string; lines torn by an interruption are ignored."""
+    done: dict[str, str] = {}
     for j in sorted(state.glob("journal-*.jsonl")):
-        for line in j.read_text(errors="replace").splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by an interruption: that file is rendered again
-            if isinstance(r, dict) and "note_str" in r:
-                done[r["note_str"]] = r
+        with open(j, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by an interruption: that file is rendered again
+                if isinstance(r, dict) and isinstance(r.get("note_str"), str):
+                    done[r["note_str"]] = line.rstrip("\n")
     return done
+
+
+class _Records(Sequence[dict]):
+    """Metadata records kept as JSON lines and parsed on access (about 650 bytes per file in
+    memory instead of about 3 KB), so multi-million-file sweeps can still be collected."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return _Records(self.lines[i])
+        return json.loads(self.lines[i])
+
+    def __iter__(self):
+        return (json.loads(line) for line in self.lines)
+
+
+def _grid_order(key: str) -> tuple[int, int, int]:
+    """(voice number, velocity, note) from a note string ``dx7_<voice>_<name>-<note>-<velocity>``."""
+    return int(key.split("_", 2)[1]), int(key[-3:]), int(key[-7:-4])
 
 
 def sweep(
@@ -196,28 +244,24 @@ def sweep(
         exports.atomic_write(settings_path, json.dumps(settings, indent=1).encode())
 
     # the whole grid, in a fixed order: voice, velocity, note (note fastest, as the Dataset)
-    jobs = []
-    for vnum in numbers:
-        row = vced[vnum - 1]
-        name = voice_name(row)
-        inst = f"dx7_{vnum:0{width}d}_{slug(name)}"
-        for vel in vel_list:
-            for note in note_list:
-                jobs.append((vnum, vel, note, inst, name))
-    mine = list(range(shard_i, len(jobs), shard_n))
+    names = {v: voice_name(vced[v - 1]) for v in numbers}
+    insts = {v: f"dx7_{v:0{width}d}_{slug(names[v])}" for v in numbers}
+    jobs = _Grid(numbers, vel_list, note_list, insts, names)
+    mine = range(shard_i, len(jobs), shard_n)
 
     done = _journal(state)
     journal_path = state / f"journal-{shard_i}of{shard_n}.jsonl"
-    records: dict[int, dict[str, Any]] = {}
+    records: dict[int, str] = {}  # job -> its journal line
     todo = []
     for j in mine:
         vnum, vel, note, inst, name = jobs[j]
         key = f"{inst}-{note:03d}-{vel:03d}"
-        r = done.get(key)
-        if r is not None and (out / r["file"]).exists():
-            records[j] = r
+        line = done.get(key)
+        if line is not None and (out / f"audio/{key}.{fmt}").exists():
+            records[j] = line
         else:
             todo.append(j)
+    del done
     skipped = len(records)
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
@@ -258,14 +302,21 @@ def sweep(
         """Wait for a batch's files, then journal them (a record means the file is complete)."""
         nonlocal rendered
         for j, fut in pending:
-            rec = fut.result()
-            records[j] = rec
-            journal.write(json.dumps(rec) + "\n")
+            line = json.dumps(fut.result())
+            records[j] = line
+            journal.write(line + "\n")
         journal.flush()
         rendered += len(pending)
         if bar is not None:
             bar.update(len(pending))
 
+    if journal_path.exists() and journal_path.stat().st_size:
+        with open(journal_path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+        if torn:  # end a line cut by an interruption, so the next record starts on its own line
+            with open(journal_path, "a", encoding="utf-8") as f:
+                f.write("\n")
     try:
         # render batch k+1 (native threads, GIL released) while batch k is encoded and written
         with open(journal_path, "a", encoding="utf-8") as journal, ThreadPoolExecutor(max_workers=3) as pool:
@@ -286,19 +337,22 @@ def sweep(
         if bar is not None:
             bar.close()
 
-    ordered = [records[j] for j in sorted(records)]
+    ordered = _Records([records[j] for j in sorted(records)])
+    del records
     outputs: list[Path] = []
     if shard_n > 1:
         outputs += exports.write_metadata(ordered, out, f"metadata-{shard_i}of{shard_n}")
     if webdataset:
         outputs += exports.write_webdataset(ordered, out, f"dx7-{shard_i:04d}of{shard_n:04d}")
+    del ordered
     # combined outputs need the whole grid: written by a run that sees every file finished. They
     # cover every finished file in the folder (NSynth loaders expect each audio/*.wav in examples.json).
     everything = _journal(state)
     complete = all(f"{inst}-{note:03d}-{vel:03d}" in everything for (_, vel, note, inst, _) in jobs)
     if complete:
-        full = sorted((r for r in everything.values() if (out / r["file"]).exists()),
-                      key=lambda r: (r["voice_number"], r["velocity"], r["note"]))
+        keys = sorted((k for k in everything if (out / f"audio/{k}.{fmt}").exists()), key=_grid_order)
+        full = _Records([everything[k] for k in keys])
+        del everything, keys
         outputs += exports.write_metadata(full, out, "metadata")
         if nsynth:
             outputs.append(exports.write_nsynth(full, out))

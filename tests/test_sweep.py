@@ -304,3 +304,14 @@ def test_a_folder_with_other_files_is_refused(tmp_path):
         run_sweep(tmp_path)
     assert (tmp_path / "metadata.csv").read_text() == "mine\n"
     assert not (tmp_path / "audio").exists()
+
+
+def test_a_torn_journal_line_does_not_swallow_the_next_record(tmp_path):
+    """An interruption can cut the journal's last line; the resumed run still completes in one go."""
+    run_sweep(tmp_path, voices=[1])
+    journal = next((tmp_path / ".sweep").glob("journal-*.jsonl"))
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:40])  # last record cut mid-line
+    res = run_sweep(tmp_path, voices=[1], nsynth=True)
+    assert res.rendered == 1 and res.complete
+    assert len(json.loads((tmp_path / "examples.json").read_text())) == 6
