@@ -270,3 +270,15 @@ def test_sources_name_file_and_position(tmp_path):
     ds = DX7Dataset(tmp_path / "four.syx", notes=[60], velocities=[100], sample_rate=8000, duration=0.1,
                     note_duration=0.1)
     assert ds.source(2).endswith("four.syx#3")
+
+
+def test_dataloader_over_a_split_subset():
+    ds = small()
+    train, _, _ = split_by_patch(ds, (0.5, 0.25, 0.25), seed=4)
+    got = {}
+    for batch in DataLoader(train, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0)):
+        for i, a in zip(batch["index"].tolist(), batch["audio"]):
+            got[i] = a.numpy()
+    assert sorted(got) == sorted(train.indices)
+    for i in list(got)[:6]:
+        np.testing.assert_array_equal(got[i], ds[i]["audio"].numpy())
