@@ -68,7 +68,7 @@ def bench_dexed(roms: list[str], ds, indices: np.ndarray) -> tuple[float, int]:
     return time.perf_counter() - t, len(indices)
 
 
-def bench_loader(ds, indices: np.ndarray, workers: int, batch_size: int = 32) -> tuple[float, int]:
+def bench_loader(ds, indices: np.ndarray, workers: int, batch_size: int = 64) -> tuple[float, int]:
     from torch.utils.data import DataLoader, Subset
 
     loader = DataLoader(Subset(ds, indices.tolist()), batch_size=batch_size, num_workers=workers)
@@ -118,7 +118,7 @@ def main() -> int:
     dexed_rate = n / dt
     rows.append(("dexed-py, 1 thread (reference)", n, dt, cpu))
     for workers in (0, 2):
-        rows.append((f"DX7Dataset, DataLoader(batch 32), {workers} workers", *measured(bench_loader, ds, idx, workers)))
+        rows.append((f"DX7Dataset, DataLoader(batch 64), {workers} workers", *measured(bench_loader, ds, idx, workers)))
     for workers in (0, 2):
         rows.append((f"DX7BatchDataset (batched, 256), {workers} workers",
                      *measured(bench_batched, ds, idx, workers)))
