@@ -28,13 +28,14 @@ SR = 48000
 DEFAULT_BANK = REPO.parent / "shared" / "corpus" / "factory" / "rom1a.syx"
 
 
-def heavy_voice() -> bytes:
-    """Algorithm 32, six carriers at ratios 1..6, output level 99, feedback 7, sustain held."""
+def heavy_voice(algorithm: int = 32) -> bytes:
+    """Six operators at ratios 1..6, output level 99, feedback 7, sustain held (algorithm 32: all
+    six are carriers; algorithm 1: two stacks, OP6 with feedback on top of a 4-operator stack)."""
     op = lambda coarse: [99, 99, 99, 99, 99, 99, 99, 0, 39, 0, 0, 0, 0, 0, 0, 0, 99, 0, coarse, 0, 7]
     v = []
     for n in range(6, 0, -1):                 # VCED stores OP6 first
         v += op(n)
-    v += [99, 99, 99, 99, 50, 50, 50, 50, 31, 7, 1, 35, 0, 0, 0, 1, 0, 3, 24]
+    v += [99, 99, 99, 99, 50, 50, 50, 50, algorithm - 1, 7, 1, 35, 0, 0, 0, 1, 0, 3, 24]
     v += list(b"HEAVY FB 7")
     return bytes(v)
 
@@ -122,6 +123,7 @@ def main(argv=None) -> int:
     rows = []
     heavy = heavy_voice()
     cases = [("1 heavy voice (alg 32, 6 ops, FB 7)", [heavy], [60], False, sec),
+             ("1 heavy voice (alg 1, 6 ops, FB 7)", [heavy_voice(1)], [60], False, sec),
              ("16 heavy voices at once", [heavy] * 16, list(range(48, 80, 2)), True, 16 * sec)]
     if args.bank.is_file():
         bank = unpack_vmem(args.bank.read_bytes())
