@@ -171,3 +171,39 @@ def test_envelope_timing_is_independent_of_the_sample_rate():
         t, lev = envelope_db(x, sr, decay_window(want, ref.ratio_hz(69, 4)))
         got = -slope_between(t, lev - FULL_DB, -6, -45)
         assert abs(got / want - 1) < SLOPE_TOL, f"{sr} Hz: {got:.2f} dB/s, model {want:.2f}"
+
+
+@pytest.mark.parametrize("rate", [40, 55, 70, 80])
+def test_static_segment_holds(rate):
+    # §6.5 (engine's documented choice: Dexed's measured hold): L1 = L2 = 99, so segment 2 does not
+    # move; the EG still waits statics[R2] before segment 3 (R3 99 down to L3 = 0) starts.
+    v = single_carrier(ratio_coarse=16)
+    set_op(v, 1, rates=(99, rate, 99, 99), levels=(99, 99, 0, 0))
+    want = ref.static_hold_seconds(rate)
+    x = render(v, note=69, hold=want + 0.05)
+    f = ref.ratio_hz(69, 16)
+    t, lev = envelope_db(x, SR, 4 / f)
+    peak = int(np.argmax(lev))
+    got = first_crossing(t[peak:], lev[peak:] - FULL_DB, -6.0, rising=False)
+    # + the attack (< 1 ms) and the R3-99 fall to -6 dB (< 0.5 ms); 2 % + 1.5 ms for blocks/windows
+    assert abs(got - want) < 0.02 * want + 0.0015, \
+        f"R2 {rate}: static segment held {got * 1000:.1f} ms, Dexed's table {want * 1000:.1f} ms"
+
+
+def test_key_on_starts_from_the_current_level():
+    # §6.6 (engine's documented choice): the EGS keeps its level at key-on; after a release to a
+    # non-zero L4 the next attack starts from there, not from silence or the 1716 jump.
+    v = single_carrier(ratio_coarse=16)
+    set_op(v, 1, rates=(30, 99, 99, 99), levels=(99, 99, 99, 70))
+    s = synth(v, SR, polyphony=1)
+    s.note_on(69, 100)
+    s.render(int(1.6 * SR))                       # the rate-30 attack is over after ~1.4 s
+    s.note_off(69)
+    s.render(SR // 10)                            # rate-99 release down to L4 = 70
+    s.note_on(69, 100)
+    x = s.render(SR // 50)
+    f = ref.ratio_hz(69, 16)
+    t, lev = envelope_db(x, SR, 4 / f)
+    l4 = ref.level_db(ref.operator_level(ref.default_op(), 69, 100, eg_level=70))
+    assert abs(lev[0] - FULL_DB - l4) < 1.0, \
+        f"second attack starts at {lev[0] - FULL_DB:.1f} dB; the L4 level is {l4:.1f} dB"
