@@ -72,6 +72,7 @@ void Synth::activatePatch() {
   // §1.6 / §11.1: (re)activating a patch resets every voice: OPLVL = 0xFF and key off, so all
   // envelopes release from where they are toward the floor at the new R4; held keys are dropped.
   for (Voice& v : voices_) {
+    if (v.idle) catchUp(v);
     v.key_held = false;
     v.sustained = false;
     const int x = std::clamp(v.key / 3 - 7, 0, 31);
@@ -135,6 +136,7 @@ void Synth::reset(uint64_t seed) {
   rr_ = 0;
   last_voice_ = -1;
   last_key_pitch_ = -1;
+  last_key_ = 60;
   mono_count_ = 0;
   mono_target_ = -1;
   mono_up_ = true;
@@ -271,10 +273,19 @@ int32_t Synth::keyPitchOf(int note) const {
   return tables::keyPitch(tables::keyCode(transposedKey(note, patch_.transpose)));
 }
 
-void Synth::wake(Voice& v) {
-  if (!v.idle) return;
+void Synth::catchUp(Voice& v) {
+  // A sleeping voice's envelopes and free-running phases are brought to the present.
+  if (v.idle_since == now_) return;
+  const uint64_t d0 = dx7Clock(v.idle_since), d1 = dx7Clock(now_);
+  for (auto& e : v.eg) e.advance(d0, d1);
   const uint32_t dt = (uint32_t)(now_ - v.idle_since);
   for (int o = 0; o < 6; ++o) v.phase[o] += v.inc[o] * dt;
+  v.idle_since = now_;
+}
+
+void Synth::wake(Voice& v) {
+  if (!v.idle) return;
+  catchUp(v);
   v.idle = false;
 }
 
@@ -352,18 +363,21 @@ void Synth::doNoteOn(int note, int velocity) {
   if (portaActiveForNewNote(false)) {
     if (fn_.portaMode() == 0) {  // retain: glide from the previous note
       v.porta_pitch = last_key_pitch_ >= 0 ? last_key_pitch_ : P;
+      v.gliss_key = last_key_pitch_ >= 0 ? last_key_ : v.key;
     } else {                     // follow: every voice whose key is up glides to the new note
       v.porta_pitch = previous_pitch >= 0 ? previous_pitch : P;
+      if (previous_pitch < 0) v.gliss_key = v.key;
       for (Voice& o : voices_)
         if (!o.key_held && !o.idle) o.porta_target = P;
     }
     v.porta_target = P;
   } else {
     v.porta_pitch = v.porta_target = P;
+    v.gliss_key = v.key;
   }
-  v.gliss_key = v.key;
   lfo_.keyOn(patch_.lfo);  // every key-on in poly (§8.3)
   last_key_pitch_ = P;
+  last_key_ = v.key;
   last_voice_ = idx;
   updatePitch(v);
 }
@@ -382,12 +396,14 @@ void Synth::monoNoteOn(int note, int velocity) {
     const int32_t from = v.porta_pitch;
     startVoice(v, note, velocity);
     const int32_t P = keyPitchOf(note);
-    v.porta_pitch = (portaActiveForNewNote(false) && from >= 0) ? from : P;
+    const bool glide = portaActiveForNewNote(false) && from >= 0;
+    v.porta_pitch = glide ? from : P;
     v.porta_target = P;
-    v.gliss_key = v.key;
+    if (!glide) v.gliss_key = v.key;
     mono_target_ = note;
     lfo_.keyOn(patch_.lfo);
     last_key_pitch_ = P;
+    last_key_ = v.key;
     updatePitch(v);
     return;
   }
@@ -414,6 +430,7 @@ void Synth::setMonoTarget(int note) {
     v.gliss_key = v.key;
   }
   last_key_pitch_ = P;
+  last_key_ = v.key;
   updatePitch(v);
 }
 
@@ -641,11 +658,11 @@ void Synth::prepareBlock() {
   for (Voice& v : voices_) {
     if (v.idle) continue;
     if (!v.key_held && !v.sustained) {
+      // Released and every carrier silent for good: the voice sleeps (its modulators' envelopes
+      // and its phases catch up when it wakes).
       bool rest = true;
-      for (int o = 0; o < 6 && rest; ++o) {
-        const Envelope& e = v.eg[o];
-        if (!e.atRest() || (((alg.carriers >> o) & 1) && e.lev >= kSilentLevel)) rest = false;
-      }
+      for (int o = 0; o < 6 && rest; ++o)
+        if (((alg.carriers >> o) & 1) && !v.eg[o].finished(kSilentLevel)) rest = false;
       if (rest) {
         v.idle = true;
         v.idle_since = now_;
@@ -654,11 +671,17 @@ void Synth::prepareBlock() {
       }
     }
     uint8_t silent = 0;
+    uint8_t moving = 0;
     for (int o = 0; o < 6; ++o) {
-      v.la[o] = v.eg[o];
-      v.la[o].advance(d0, d1);
+      int32_t lev1 = v.eg[o].lev;
+      if (!v.eg[o].atRest() && v.eg[o].mode != Envelope::kSustain) {
+        v.la[o] = v.eg[o];
+        v.la[o].advance(d0, d1);
+        lev1 = v.la[o].lev;
+        moving |= (uint8_t)(1 << o);
+      }
       const int e0 = std::clamp(v.eg[o].lev - am[o], 0, 4095);
-      const int e1 = std::clamp(v.la[o].lev - am[o], 0, 4095);
+      const int e1 = std::clamp(lev1 - am[o], 0, 4095);
       if (e0 < kSilentLevel && e1 < kSilentLevel) silent |= (uint8_t)(1 << o);
       const bool carrier = (alg.carriers >> o) & 1;
       const bool int_path = !carrier || ((loop_mask >> o) & 1) || (fb_on && o == alg.fb_op);
@@ -681,6 +704,7 @@ void Synth::prepareBlock() {
     }
     if (loop && ((needed >> alg.loop_from) & 1)) needed |= loop_mask;
     v.needed = needed;
+    v.moving = moving;
     v.audible = (needed & alg.carriers) != 0;
   }
   block_ready_ = true;
@@ -703,8 +727,9 @@ void Synth::render(float* out, int frames) {
     now_ = end;
     if (now_ == block_t1_) {
       for (Voice& v : voices_)
-        if (!v.idle)
-          for (int o = 0; o < 6; ++o) v.eg[o] = v.la[o];
+        if (!v.idle && v.moving)
+          for (int o = 0; o < 6; ++o)
+            if ((v.moving >> o) & 1) v.eg[o] = v.la[o];
       eg_time_ = block_t1_;
       block_ready_ = false;
     }
@@ -718,7 +743,7 @@ int Synth::activeVoices() const {
     if (v.idle) continue;
     bool on = v.key_held || v.sustained;
     for (int o = 0; o < 6 && !on; ++o)
-      if (((alg.carriers >> o) & 1) && (v.eg[o].lev >= kSilentLevel || !v.eg[o].atRest())) on = true;
+      if (((alg.carriers >> o) & 1) && !v.eg[o].finished(kSilentLevel)) on = true;
     n += on;
   }
   return n;

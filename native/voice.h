@@ -42,12 +42,15 @@ struct Voice {
   int32_t oplvl[6] = {255, 255, 255, 255, 255, 255};
   uint32_t phase[6] = {0, 0, 0, 0, 0, 0};
   uint32_t inc[6] = {0, 0, 0, 0, 0, 0};
-  int32_t fb_y1 = 0, fb_y2 = 0;   // last two outputs of the feedback (or loop) operator
+  // Feedback history: the self-feedback operator keeps its last two feedback terms (Q32 phase
+  // units, already scaled by the feedback amount); the 4/6 loops keep the last two loop outputs.
+  int32_t fb_y1 = 0, fb_y2 = 0;
 
   // gains over the current block: g(k) = g0 + dg * k, k = frames since the block start
   float g0[6] = {0, 0, 0, 0, 0, 0};
   float dg[6] = {0, 0, 0, 0, 0, 0};
   uint8_t needed = 0;       // operators whose output reaches the audio this block
+  uint8_t moving = 0;       // operators whose envelope moves this block (la holds the end state)
   bool audible = false;
 
   // pitch (4096 units per octave, §4.1)
