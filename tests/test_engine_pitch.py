@@ -123,3 +123,29 @@ def test_master_tune(tune):
     want = ref.ratio_hz(69, tune=tune)
     assert abs(ref.cents(got, want)) < QUANT_TOL, \
         f"master tune {tune}: {got:.3f} Hz, expected {want:.3f} Hz"
+
+
+def test_fixed_operator_follows_pitch_bend_but_not_the_lfo():
+    # §4.3 [UNKNOWN], the engine's documented choice (Dexed's): bend yes, LFO no.
+    v = single_carrier(ratio_coarse=2, fine=50, fixed=True)
+    set_voice(v, lfo_speed=30, lfo_wave=3, pmd=99, pms=7)
+    s = synth(v, SR)
+    s.set_function(65, 12)
+    s.pitch_bend(16383)
+    s.note_on(60, 100)
+    x = s.render(SR)
+    from audio_analysis import pitch_track
+    t, hz = pitch_track(x[SKIP:], SR)
+    want = ref.fixed_hz(2, 50) * 2 ** (ref.pitch_bend_units(16383, 12) / 16384)
+    c = np.array([ref.cents(f, want) for f in hz])
+    assert np.all(np.abs(c) < QUANT_TOL), \
+        f"fixed operator with bend +1 oct and full vibrato: {c.min():+.1f}..{c.max():+.1f} cent off"
+
+
+@pytest.mark.parametrize("detune", [0, 14])
+def test_fixed_operator_detune(detune):
+    # engine's documented choice: Dexed's detune curve evaluated at the fixed frequency
+    want_hz = ref.fixed_hz(2, 50)
+    want = ref.detune_cents_dexed(want_hz, detune)
+    got = ref.cents(measured_hz(single_carrier(ratio_coarse=2, fine=50, fixed=True, detune=detune)), want_hz)
+    assert abs(got - want) < QUANT_TOL, f"fixed detune {detune - 7:+d}: {got:+.2f} cent, want {want:+.2f}"
