@@ -149,3 +149,21 @@ def test_fixed_operator_detune(detune):
     want = ref.detune_cents_dexed(want_hz, detune)
     got = ref.cents(measured_hz(single_carrier(ratio_coarse=2, fine=50, fixed=True, detune=detune)), want_hz)
     assert abs(got - want) < QUANT_TOL, f"fixed detune {detune - 7:+d}: {got:+.2f} cent, want {want:+.2f}"
+
+
+def test_every_key_from_12_to_120():
+    # the whole §4.1 key-code table (semitone steps of 340/340/344 units), one key at a time
+    from dx7live import _engine
+    from engine_voices import vced
+    notes = np.arange(12, 121, dtype=np.int32)
+    n = notes.size
+    voices = np.tile(np.frombuffer(vced(single_carrier()), np.uint8), (n, 1))
+    audio = _engine.render_batch(voices, notes, np.full(n, 100, np.int32), np.full(n, SR, np.int64),
+                                 SR // 2, float(SR))
+    bad = []
+    for note, x in zip(notes, audio):
+        want = ref.ratio_hz(int(note))
+        got = f0_zero_crossings(x[SKIP:], SR)
+        if abs(ref.cents(got, want)) >= KEY_TOL:
+            bad.append((int(note), round(ref.cents(got, want), 2)))
+    assert not bad, f"(note, cent off §4.1) {bad}"
