@@ -591,14 +591,24 @@ uint64_t Synth::dx7Clock(uint64_t frame) const {
 }
 
 uint64_t Synth::blockEnd(uint64_t t) const {
-  const uint64_t ts = tickFrame(tick_ - 1), te = next_tick_frame_;
-  const uint64_t len = te - ts;
-  const uint64_t pieces = (len + 79) / 80;
-  for (uint64_t j = 1; j <= pieces; ++j) {
-    const uint64_t b = ts + (j * len) / pieces;
-    if (b > t) return b;
+  // Blocks end at the next tick, and are shorter while an envelope moves fast so that the linear
+  // gain interpolation stays within about 128 µsteps (3 dB) of change per block.
+  double frames = kMaxBlock;
+  const double dx7_per_frame = kEgsRate / sr_;
+  for (const Voice& v : voices_) {
+    if (v.idle) continue;
+    for (const Envelope& e : v.eg) {
+      if (e.mode != Envelope::kMoving) continue;
+      const int q = e.q[e.stage];
+      // §6.3 average speed in µsteps per DX7 sample (rising: times the attack-law factor)
+      double speed = (4 + (q & 3)) * std::ldexp(1.0, (q >> 2) - 14);
+      if (e.rising) speed *= 2 + std::max(0, (3840 - e.lev) >> 8);
+      const double f = 128.0 / (speed * dx7_per_frame);
+      if (f < frames) frames = f;
+    }
   }
-  return te;
+  const uint64_t len = (uint64_t)std::max(8.0, frames);
+  return std::min(next_tick_frame_, t + len);
 }
 
 void Synth::syncTo(uint64_t t) {

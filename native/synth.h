@@ -2,12 +2,13 @@
 // timed events and block rendering. See docs/architecture.md for the contract.
 //
 // Timing model. Time is counted in output frames since reset. The CPU tick (§0.3, 372.27 Hz
-// effective) falls on frames T_k = floor(k * fs / 372.27); each tick interval is cut into equal
-// blocks of at most 80 frames. Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from
-// block start to block end and operator gains are interpolated linearly across the block; pitch is
-// constant between ticks (stepped, as on the DX7). Events cut a block at their frame. Block
-// boundaries depend only on absolute time and events, never on how render() calls are sized, so
-// any split of the same rendering gives bit-identical output.
+// effective) falls on frames T_k = floor(k * fs / 372.27). A block runs to the next tick (at most
+// 192 frames), shorter while some envelope moves fast (about 3 dB of change per block at most,
+// down to 8 frames). Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from block start
+// to block end and operator gains are interpolated linearly across the block; pitch is constant
+// between ticks (stepped, as on the DX7). Events cut a block at their frame. Block boundaries
+// depend only on absolute time, the synth's state and events, never on how render() calls are
+// sized, so any split of the same rendering gives bit-identical output.
 //
 // Choices where the fact sheet leaves the behaviour open ([UNKNOWN]) or where we deviate:
 // - Key-on starts each operator envelope from its current level (§6.6 recommendation); at power-on

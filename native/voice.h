@@ -11,7 +11,7 @@
 
 namespace dx7 {
 
-constexpr int kMaxBlock = 128;      // longest block between control points (see Synth)
+constexpr int kMaxBlock = 192;      // longest block between control points (see Synth)
 constexpr int kSilentLevel = 40;    // µsteps: below this an operator is treated as silent (-90 dB)
 
 struct RenderContext {
