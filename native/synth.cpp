@@ -779,7 +779,8 @@ bool Synth::probe(double* pitch_hz, double* carrier_amp) {
     const Algorithm& alg = algorithm(patch_.algorithm);
     const float k = (float)(now_ - block_t0_);
     for (int o = 0; o < 6; ++o) {
-      if (!((alg.carriers >> o) & 1)) continue;
+      // carriers the audio path renders (silent ones, below -90 dB, are skipped there too)
+      if (!((alg.carriers & v.needed) >> o & 1)) continue;
       const float g = v.g0[o] + v.dg[o] * k;
       amp += (double)g / v.scale[o] * ctx_.carrier_scale;
     }
