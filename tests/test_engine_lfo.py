@@ -244,3 +244,18 @@ def test_sample_and_hold_sequence():
         assert any(((r * 179 + 0x11) & 0xFF) in cands[n + 1] for r in cands[n]), \
             f"S&H step {n}: {values[n]:+.1f} -> {values[n + 1]:+.1f} cent does not follow " \
             f"r' = (179 r + 17) mod 256"
+
+
+def test_am_is_deepest_at_the_lfo_negative_peak():
+    # §8.6: u = 127 - s: no attenuation at the LFO's positive peak, most at its negative peak
+    # (Dexed #124 had it inverted). Key sync starts a square LFO in its negative half, so the first
+    # half period after key-on is the quiet one.
+    speed = 12
+    x = note_after_fade_in(lfo_voice(speed, amd=99, ams=3, coarse=4), 0.6)
+    half = 0.5 / ref.lfo_hz(speed)
+    first = rms(x[int(0.2 * half * SR):int(0.8 * half * SR)])
+    second = rms(x[int(1.2 * half * SR):int(1.8 * half * SR)])
+    want = ref.am_attenuation_db(-128, 99, 3)
+    got = 20 * math.log10(second / first)
+    assert abs(got - want) < 0.3, \
+        f"second half {got:+.1f} dB over the first; the first (negative LFO) half should be {want:.1f} dB down"
