@@ -158,3 +158,46 @@ def test_poly_portamento_glide():
         f"glide reached halfway after {got * 1000:.1f} ms, §11.4 gives {want * 1000:.1f} ms"
     end = ref.cents(np.median(hz[t > 0.4]), ref.ratio_hz(69))
     assert abs(end) < 0.5, f"glide ended {end:+.2f} cent off the target"
+
+
+def mono_pitch(s):
+    y = s.render(SR // 5)[SR // 20:]
+    return f0_zero_crossings(y, SR)
+
+
+def test_mono_note_priority_follows_direction():
+    # §11.3: two keys: the new key wins and sets the direction (up here). Three or more keys: a
+    # new key takes over only if it lies further in that direction. On release the highest
+    # remaining key sounds when the direction is up.
+    s = synth(single_carrier(), SR)
+    s.set_function(64, 1)
+    s.note_on(60, 100)
+    s.note_on(64, 100)                     # up
+    assert abs(ref.cents(mono_pitch(s), ref.ratio_hz(64))) < 1
+    s.note_on(62, 100)                     # not further up: ignored as a target
+    assert abs(ref.cents(mono_pitch(s), ref.ratio_hz(64))) < 1, "a lower third key took over"
+    s.note_on(67, 100)                     # further up: takes over
+    assert abs(ref.cents(mono_pitch(s), ref.ratio_hz(67))) < 1
+    s.note_off(67)                         # highest remaining: 64
+    assert abs(ref.cents(mono_pitch(s), ref.ratio_hz(64))) < 1, "after release the highest key should sound"
+
+
+def test_glissando_moves_in_semitones():
+    # §11.4: with glissando on, the sounding pitch jumps by whole key steps
+    from audio_analysis import pitch_track
+    s = synth(single_carrier(), SR)
+    s.set_function(69, 70)
+    s.set_function(68, 1)
+    s.control_change(65, 127)
+    s.note_on(57, 100)
+    s.render(SR // 5)
+    s.note_off(57)
+    s.note_on(69, 100)
+    x = s.render(SR)
+    t, hz = pitch_track(x, SR)
+    keys = np.array([ref.ratio_hz(n) for n in range(55, 72)])
+    off = np.array([np.min(np.abs(1200 * np.log2(f / keys))) for f in hz])
+    # away from the jumps themselves (one period straddles each), every period sits on a key
+    assert np.mean(off < 5) > 0.9, f"only {np.mean(off < 5):.0%} of the glide sits on semitones"
+    heard = {int(np.argmin(np.abs(1200 * np.log2(f / keys)))) + 55 for f, o in zip(hz, off) if o < 5}
+    assert set(range(58, 69)) <= heard, f"the glissando skipped keys: heard {sorted(heard)}"
