@@ -4,7 +4,7 @@ import numpy as np
 
 import dx7_reference as ref
 from audio_analysis import f0_zero_crossings
-from engine_voices import op_offset, render, set_op, single_carrier, synth, vced
+from engine_voices import op_offset, set_op, single_carrier, synth
 
 SR = 48000
 
