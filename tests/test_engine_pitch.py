@@ -167,3 +167,15 @@ def test_every_key_from_12_to_120():
         if abs(ref.cents(got, want)) >= KEY_TOL:
             bad.append((int(note), round(ref.cents(got, want), 2)))
     assert not bad, f"(note, cent off §4.1) {bad}"
+
+
+def test_voice_pitch_clamps_at_zero():
+    # §4.1 step 4: V = P + PEG - 0x1BA8 is clamped at 0 (lowest key, pitch EG at -4 octaves);
+    # a high ratio (31 x 1.99) brings the result into the audible range.
+    v = set_voice(single_carrier(ratio_coarse=31, fine=99), transpose=0, plevels=(0, 0, 0, 0))
+    got = measured_hz(v, note=24, dur=1.0)
+    want = ref.pitch_hz(0 + 0x100 + ref.egs_quantise(ref.ratio_op_word(31, 99)))
+    assert ref.voice_pitch(24, 0, peg=0) == 0x100, "test set-up: the unclamped V must be negative"
+    assert abs(ref.cents(got, want)) < WORD_TOL, \
+        f"{got:.3f} Hz, §4.1 gives {want:.3f} Hz: V = P + PEG - 0x1BA8 is clamped at 0 *before* the " \
+        f"master tune (centre 0x100, §4.5) is added, so the lowest voice pitch is 0x100, not 0"
