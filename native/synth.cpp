@@ -709,8 +709,7 @@ void Synth::prepareBlock() {
         needed |= (uint8_t)(1 << o);
         continue;
       }
-      for (int t = 0; t < o; ++t)
-        if (((alg.mods[t] >> o) & 1) && ((needed >> t) & 1)) needed |= (uint8_t)(1 << o);
+      if (alg.targets[o] & needed) needed |= (uint8_t)(1 << o);  // targets have lower numbers
     }
     if (loop && ((needed >> alg.loop_from) & 1)) needed |= loop_mask;
     v.needed = needed;
