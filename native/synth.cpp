@@ -73,6 +73,7 @@ void Synth::activatePatch() {
   // envelopes release from where they are toward the floor at the new R4; held keys are dropped.
   for (Voice& v : voices_) {
     if (v.idle) catchUp(v);
+    v.pitch_cache_valid = false;  // fixed/ratio modes may have changed
     v.key_held = false;
     v.sustained = false;
     const int x = std::clamp(v.key / 3 - 7, 0, 31);
@@ -322,6 +323,7 @@ void Synth::startVoice(Voice& v, int note, int velocity) {
     v.opmul[o] = std::exp2((op.op_pitch + v.detune[o] - 5804) / 4096.0) * (16777216.0 / sr_);
   }
   if (patch_.osc_sync) v.fb_y1 = v.fb_y2 = 0;
+  v.pitch_cache_valid = false;  // operator ratios and detune changed
   v.peg.keyOn(patch_.peg_level);
   v.key_held = true;
   v.sustained = false;
@@ -509,6 +511,14 @@ void Synth::updatePitch(Voice& v) {
   int32_t V = kp + v.peg.level - kVoicePitchOffset;
   if (V < 0) V = 0;
   V += master_tune_;
+  // Unchanged pitch inputs since the last update (a held note without vibrato): nothing to do.
+  if (v.pitch_cache_valid && v.pitch_cache[0] == V && v.pitch_cache[1] == pm_lfo_ &&
+      v.pitch_cache[2] == bend_)
+    return;
+  v.pitch_cache_valid = true;
+  v.pitch_cache[0] = V;
+  v.pitch_cache[1] = pm_lfo_;
+  v.pitch_cache[2] = bend_;
   const double ratio_base = std::exp2((V + (pm_lfo_ + bend_) * 0.25) / 4096.0);
   double fixed_base = 0;
   bool have_fixed = false;
@@ -709,8 +719,7 @@ void Synth::prepareBlock() {
         needed |= (uint8_t)(1 << o);
         continue;
       }
-      for (int t = 0; t < o; ++t)
-        if (((alg.mods[t] >> o) & 1) && ((needed >> t) & 1)) needed |= (uint8_t)(1 << o);
+      if (alg.targets[o] & needed) needed |= (uint8_t)(1 << o);  // targets have lower numbers
     }
     if (loop && ((needed >> alg.loop_from) & 1)) needed |= loop_mask;
     v.needed = needed;
