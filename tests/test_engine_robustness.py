@@ -196,3 +196,20 @@ def test_batch_renderer_with_odd_arguments(n, data):
     assert audio.shape == (n, total)
     assert np.all(np.isfinite(audio)) and np.all(np.isfinite(pitch)) and np.all(np.isfinite(amp))
     assert total == 0 or np.max(np.abs(audio)) <= VOICE_BOUND
+
+
+def test_event_flood_is_bounded_and_counted():
+    # the engine's documented limit: a 4096-event queue; beyond it events are dropped and counted,
+    # never allocated (render/event calls must not allocate) and never crash.
+    s = _native()
+    s.load_voice(bytes(init_voice()))
+    for i in range(20000):
+        s.note_on(i % 128, 100, i % 5000)
+        s.control_change(1, i % 128, i % 5000)
+    x = s.render(6000)
+    assert np.all(np.isfinite(x)) and np.max(np.abs(x)) <= 16 * VOICE_BOUND
+    assert s.dropped_events > 0
+    for _ in range(3):                     # and it recovers: later events are accepted again
+        s.render(100)
+    s.note_off(0, 0)
+    assert np.all(np.isfinite(s.render(256)))
