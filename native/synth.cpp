@@ -16,10 +16,10 @@
 namespace dx7 {
 namespace {
 
-// §4.1 step 4 subtracts 0x1BA8 from key pitch + pitch EG. With the key-code formula of §4.1 that
-// puts MIDI 69 at V = 0x7F00, one key-code step (256) below the V = 0x8000 = 439.97 Hz the sheet
-// states and verifies (§4.1, §4.2). We calibrate to the stated A4 = 439.97 Hz.
-constexpr int32_t kVoicePitchOffset = 0x1BA8 - 0x100;
+// §4.1 step 4 / §4.5: V = max(0, P + PEG - 0x1BA8) + master tune, where the firmware's master tune
+// value has its centre at 0x100 (so MIDI 69 at centre tune gives V = 0x8000 = 439.97 Hz).
+constexpr int32_t kVoicePitchOffset = 0x1BA8;
+constexpr int32_t kMasterTuneCentre = 0x100;
 
 constexpr float kPhaseScale = 33554432.0f;  // 2^25: a full-scale modulator = ±2 cycles (§5.4)
 
@@ -300,7 +300,7 @@ void Synth::startVoice(Voice& v, int note, int velocity) {
   v.velocity = velocity;
   v.key = k;
   // Detune (§4.4, Dexed's Mark I curve) from the note's frequency.
-  const double base_log2 = (tables::keyPitch(kc) + 0x4000 - kVoicePitchOffset + master_tune_ + 0x232C - 5804) / 4096.0;
+  const double base_log2 = (tables::keyPitch(kc) + 0x4000 - kVoicePitchOffset + kMasterTuneCentre + master_tune_ + 0x232C - 5804) / 4096.0;
   for (int o = 0; o < 6; ++o) {
     const OperatorParams& op = patch_.op[o];
     // §5.4 operator level at note-on
@@ -510,7 +510,7 @@ void Synth::updatePitch(Voice& v) {
                          : v.porta_pitch;
   int32_t V = kp + v.peg.level - kVoicePitchOffset;
   if (V < 0) V = 0;
-  V += master_tune_;
+  V += kMasterTuneCentre + master_tune_;
   // Unchanged pitch inputs since the last update (a held note without vibrato): nothing to do.
   if (v.pitch_cache_valid && v.pitch_cache[0] == V && v.pitch_cache[1] == pm_lfo_ &&
       v.pitch_cache[2] == bend_)
@@ -781,7 +781,7 @@ bool Synth::probe(double* pitch_hz, double* carrier_amp) {
                          : v.porta_pitch;
   int32_t V = kp + v.peg.level - kVoicePitchOffset;
   if (V < 0) V = 0;
-  V += master_tune_;
+  V += kMasterTuneCentre + master_tune_;
   *pitch_hz = std::exp2((V + (pm_lfo_ + bend_) * 0.25 + 0x232C - 5804) / 4096.0);
   double amp = 0;
   if (!v.idle) {
