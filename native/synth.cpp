@@ -16,10 +16,10 @@
 namespace dx7 {
 namespace {
 
-// §4.1 step 4 subtracts 0x1BA8 from key pitch + pitch EG. With the key-code formula of §4.1 that
-// puts MIDI 69 at V = 0x7F00, one key-code step (256) below the V = 0x8000 = 439.97 Hz the sheet
-// states and verifies (§4.1, §4.2). We calibrate to the stated A4 = 439.97 Hz.
-constexpr int32_t kVoicePitchOffset = 0x1BA8 - 0x100;
+// §4.1 step 4 / §4.5: V = max(0, P + PEG - 0x1BA8) + master tune, where the firmware's master tune
+// value has its centre at 0x100 (so MIDI 69 at centre tune gives V = 0x8000 = 439.97 Hz).
+constexpr int32_t kVoicePitchOffset = 0x1BA8;
+constexpr int32_t kMasterTuneCentre = 0x100;
 
 constexpr float kPhaseScale = 33554432.0f;  // 2^25: a full-scale modulator = ±2 cycles (§5.4)
 
@@ -73,6 +73,7 @@ void Synth::activatePatch() {
   // envelopes release from where they are toward the floor at the new R4; held keys are dropped.
   for (Voice& v : voices_) {
     if (v.idle) catchUp(v);
+    v.pitch_cache_valid = false;  // fixed/ratio modes may have changed
     v.key_held = false;
     v.sustained = false;
     const int x = std::clamp(v.key / 3 - 7, 0, 31);
@@ -299,7 +300,7 @@ void Synth::startVoice(Voice& v, int note, int velocity) {
   v.velocity = velocity;
   v.key = k;
   // Detune (§4.4, Dexed's Mark I curve) from the note's frequency.
-  const double base_log2 = (tables::keyPitch(kc) + 0x4000 - kVoicePitchOffset + master_tune_ + 0x232C - 5804) / 4096.0;
+  const double base_log2 = (tables::keyPitch(kc) + 0x4000 - kVoicePitchOffset + kMasterTuneCentre + master_tune_ + 0x232C - 5804) / 4096.0;
   for (int o = 0; o < 6; ++o) {
     const OperatorParams& op = patch_.op[o];
     // §5.4 operator level at note-on
@@ -322,6 +323,7 @@ void Synth::startVoice(Voice& v, int note, int velocity) {
     v.opmul[o] = std::exp2((op.op_pitch + v.detune[o] - 5804) / 4096.0) * (16777216.0 / sr_);
   }
   if (patch_.osc_sync) v.fb_y1 = v.fb_y2 = 0;
+  v.pitch_cache_valid = false;  // operator ratios and detune changed
   v.peg.keyOn(patch_.peg_level);
   v.key_held = true;
   v.sustained = false;
@@ -508,7 +510,15 @@ void Synth::updatePitch(Voice& v) {
                          : v.porta_pitch;
   int32_t V = kp + v.peg.level - kVoicePitchOffset;
   if (V < 0) V = 0;
-  V += master_tune_;
+  V += kMasterTuneCentre + master_tune_;
+  // Unchanged pitch inputs since the last update (a held note without vibrato): nothing to do.
+  if (v.pitch_cache_valid && v.pitch_cache[0] == V && v.pitch_cache[1] == pm_lfo_ &&
+      v.pitch_cache[2] == bend_)
+    return;
+  v.pitch_cache_valid = true;
+  v.pitch_cache[0] = V;
+  v.pitch_cache[1] = pm_lfo_;
+  v.pitch_cache[2] = bend_;
   const double ratio_base = std::exp2((V + (pm_lfo_ + bend_) * 0.25) / 4096.0);
   double fixed_base = 0;
   bool have_fixed = false;
@@ -709,8 +719,7 @@ void Synth::prepareBlock() {
         needed |= (uint8_t)(1 << o);
         continue;
       }
-      for (int t = 0; t < o; ++t)
-        if (((alg.mods[t] >> o) & 1) && ((needed >> t) & 1)) needed |= (uint8_t)(1 << o);
+      if (alg.targets[o] & needed) needed |= (uint8_t)(1 << o);  // targets have lower numbers
     }
     if (loop && ((needed >> alg.loop_from) & 1)) needed |= loop_mask;
     v.needed = needed;
@@ -772,7 +781,7 @@ bool Synth::probe(double* pitch_hz, double* carrier_amp) {
                          : v.porta_pitch;
   int32_t V = kp + v.peg.level - kVoicePitchOffset;
   if (V < 0) V = 0;
-  V += master_tune_;
+  V += kMasterTuneCentre + master_tune_;
   *pitch_hz = std::exp2((V + (pm_lfo_ + bend_) * 0.25 + 0x232C - 5804) / 4096.0);
   double amp = 0;
   if (!v.idle) {

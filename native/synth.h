@@ -15,7 +15,6 @@
 //   (reset) every level is at the floor (16). A patch (re)load releases every voice toward the
 //   floor with the new R4, as the firmware's OPLVL = 0xFF reset does.
 // - Equal-level ("static") segments hold for Dexed's measured time (§6.5), 1/20 of it when L1 = 0.
-// - A4 = 439.97 Hz: see kVoicePitchOffset in synth.cpp (§4.1 literal offset is one key code off).
 // - Pitch is not quantised to the EGS's 1.17-cent grid; detune follows Dexed's Mark I curve (§4.4),
 //   evaluated at the note's frequency (ratio operators) or at the fixed frequency (fixed ones).
 // - Fixed-frequency operators ignore key, pitch EG, portamento, master tune and LFO, and follow

@@ -61,6 +61,8 @@ struct Voice {
   double detune[6] = {0, 0, 0, 0, 0, 0};  // detune in pitch units, fixed at note-on (§4.4)
   double opmul[6] = {0, 0, 0, 0, 0, 0};   // 2^((op pitch + detune - 5804)/4096) * 2^24 / fs
   float scale[6] = {0, 0, 0, 0, 0, 0};    // gain scale of this block (carrier or phase units)
+  bool pitch_cache_valid = false;         // inc[] is up to date for pitch_cache (V, LFO, bend)
+  int32_t pitch_cache[3] = {0, 0, 0};
 
   // Render `n` frames starting `k0` frames after the block start, adding into out.
   void render(const RenderContext& ctx, float* out, int k0, int n);

@@ -360,3 +360,40 @@ def pitch_bend_units(value14: int, range_: int, step: int = 0) -> int:
 
 def pitch_mod_cents(units: float) -> float:
     return units / 16384.0 * 1200.0
+
+
+# §6.5 / A14: Dexed's measured hold for a segment whose start and target levels are equal, in
+# samples at 44.1 kHz, index min(99, R + rate-scaling delta); rates >= 77 hold 20 * (99 - R).
+STATICS_44K = [1764000, 1764000, 1411200, 1411200, 1190700, 1014300, 992250, 882000, 705600, 705600,
+               584325, 507150, 502740, 441000, 418950, 352800, 308700, 286650, 253575, 220500, 220500,
+               176400, 145530, 145530, 125685, 110250, 110250, 88200, 88200, 74970, 61740, 61740,
+               55125, 48510, 44100, 37485, 31311, 30870, 27562, 27562, 22050, 18522, 17640, 15435,
+               14112, 13230, 11025, 9261, 9261, 7717, 6615, 6615, 5512, 5512, 4410, 3969, 3969, 3439,
+               2866, 2690, 2249, 1984, 1896, 1808, 1411, 1367, 1234, 1146, 926, 837, 837, 705, 573,
+               573, 529, 441, 441]
+
+
+def static_hold_seconds(rate: int) -> float:
+    r = min(99, rate)
+    samples = 20 * (99 - r) if r >= 77 else STATICS_44K[r]
+    return samples / 44100.0
+
+
+# ---- portamento (§11.4) -------------------------------------------------------------------------
+
+def key_pitch(note: int, transpose: int = 24) -> int:
+    """§4.1 step 3: the 16-bit key pitch P of a (transposed) note."""
+    kc = key_code(transposed_key(note, transpose))
+    return 256 * kc + 84 * (kc & 3)
+
+
+def portamento_track(time: int, start: int, target: int, updates: int) -> list[int]:
+    """§11.4: key pitch after each portamento update (every second tick), from start to target."""
+    r = PEG_RATE[99 - time]
+    cur, out = start, []
+    for _ in range(updates):
+        d = target - cur
+        step = r * (1 + abs(d) // 1024)
+        cur = target if abs(d) <= step else cur + (step if d > 0 else -step)
+        out.append(cur)
+    return out

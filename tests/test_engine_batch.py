@@ -50,3 +50,26 @@ def test_annotated_carrier_amplitude_matches_the_audio():
         heard = rms(seg) * math.sqrt(2)
         said = float(np.mean(a[k:k + 2]))
         assert abs(20 * math.log10(heard / said)) < 1.0, f"frame {k}: audio peak {heard:.4f}, annotation {said:.4f}"
+
+
+def test_annotated_carrier_amplitude_follows_a_deep_decay():
+    # The annotation is the carrier level the audio has, down to the -90 dB floor: a rate-60 decay
+    # (216 dB/s, §6.3) from full scale, compared per 10 ms frame where the audio lies between -40
+    # and -85 dB (1 dB: the frame RMS vs the mean of the two frame-start values differ by < 0.2 dB
+    # at 2 dB per frame); where the audio is silent the annotation must be below -85 dB too.
+    v = single_carrier(ratio_coarse=4)
+    set_op(v, 1, rates=(99, 60, 99, 99), levels=(99, 0, 0, 0))
+    audio, pitch, amp = batch([v], [69], SR, SR // 2, annotate=True, frame_rate=100.0)
+    x, a = audio[0], amp[0]
+    bad = []
+    for k in range(2, 48):
+        heard_amp = rms(x[k * SR // 100:(k + 1) * SR // 100]) * math.sqrt(2)
+        heard = 20 * math.log10(max(heard_amp, 1e-12) / 0.25)
+        said = 20 * math.log10(max(float(np.mean(a[k:k + 2])), 1e-12) / 0.25)
+        if -85 < heard < -40 and abs(heard - said) > 1.0:
+            bad.append((k, round(heard, 1), round(said, 1)))
+        if heard_amp == 0 and said > -85:
+            bad.append((k, "silent", round(said, 1)))
+    assert not bad, f"(frame, audio dB, annotation dB) that disagree: {bad}. (Engine bug seen at " \
+                    "2988e6d: probe() sums the five output-level-0 carriers at their -90 dB floor, " \
+                    "which the audio path skips as silent, so carrier_amp floors at -74 dB.)"

@@ -173,3 +173,30 @@ def test_eg_bias_from_aftertouch():
     egb = max(0, range8 - ref.controller_scaled(99, 127))
     want_pushed = 8 * ref.AMP_MOD[255 - egb] * ref.AMS_FACTOR[3] / 255 * ref.USTEP_DB
     assert abs(-pushed - want_pushed) < 0.3, f"EG bias pushed: {-pushed:.2f} dB down, want {want_pushed:.2f}"
+
+
+@pytest.mark.parametrize("cc7,want_gain", [(127, 1.0), (112, 1.0), (64, 4 / 7), (16, 1 / 7), (15, 0.0)])
+def test_volume_cc7_picks_one_of_eight_levels(cc7, want_gain):
+    # §8.8: only the top 3 bits of CC7 count (8 DAC reference levels); the engine's documented
+    # choice for the unknown level values is gain = level / 7.
+    s = synth(release_voice(), SR)
+    s.control_change(7, cc7)
+    s.note_on(NOTE, 100)
+    lev = levels(s.render(SR // 4))[3:]
+    amp = 10 ** (lev.mean() / 20) if want_gain else 10 ** (lev.max() / 20)
+    if want_gain:
+        assert abs(20 * math.log10(amp / want_gain)) < 0.1, f"CC7 {cc7}: gain {amp:.3f}, want {want_gain:.3f}"
+    else:
+        assert amp < 1e-4, f"CC7 {cc7}: gain {amp:.2e}, want silence"
+
+
+def test_all_notes_off_releases_held_and_sustained_notes():
+    s = synth(release_voice(), SR)
+    s.control_change(64, 127)
+    s.note_on(NOTE, 100)
+    s.note_on(NOTE + 5, 100)
+    s.note_off(NOTE + 5)                           # sustained
+    s.render(SR // 10)
+    s.control_change(123, 0)
+    rel = levels(s.render(SR // 2))
+    assert rel[-5:].mean() < -20, f"CC123: still {rel[-5:].mean():.1f} dB after 0.4 s"

@@ -116,3 +116,20 @@ def test_batch_is_identical_across_thread_counts():
     b = _engine.render_batch(voices, notes, vels, hold, 3000, 44100.0, threads=4)
     c = _engine.render_batch(voices, notes, vels, hold, 3000, 44100.0)
     assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_free_running_phases_come_from_the_seed():
+    # §11.2: without oscillator key sync the operators free-run, so a note starts at an arbitrary
+    # phase; the engine's documented choice derives that phase from the reset seed.
+    from dx7live import _engine
+    v = single_carrier()
+    v[136] = 0                                     # oscillator key sync off
+    outs = {}
+    for seed in (1, 1, 2):
+        s = _engine.Synth(float(SR), 16)
+        s.reset(seed)
+        s.load_voice(bytes(v))
+        s.note_on(60, 100, 0)
+        outs.setdefault(seed, []).append(s.render(2048))
+    assert np.array_equal(outs[1][0], outs[1][1]), "same seed, different audio"
+    assert not np.array_equal(outs[1][0], outs[2][0]), "free-running phases ignore the seed"

@@ -69,17 +69,22 @@ def test_rate_scaling_speeds_up_decay(note):
 # Attack tolerance: 3 % of the model time plus 1.5 ms - one 64-sample block at 48 kHz (1.33 ms)
 # for an engine that starts a segment at a block boundary, plus the Hilbert envelope's smoothing.
 @pytest.mark.parametrize("rate", [30, 50, 65, 80])
-@pytest.mark.parametrize("threshold_db", [-40.0, -20.0, -6.0, -1.0])
-def test_attack_time(rate, threshold_db):
-    # §6.3: rising segments jump to µstep 1716, then rise by (2 + ((3840 - lev) >> 8)) per step
+@pytest.mark.parametrize("ol,threshold_db", [(99, -40.0), (99, -20.0), (99, -6.0), (99, -1.0),
+                                             (70, -20.0), (70, -6.0), (70, -1.0)])
+def test_attack_time(rate, threshold_db, ol):
+    # §6.3: rising segments jump to µstep 1716, then rise by (2 + ((3840 - lev) >> 8)) per step;
+    # the output level lowers the target, so a quieter operator reaches it sooner (thresholds here
+    # are relative to the operator's own held level).
     q = ref.qrate(rate)
-    target = 3840 + threshold_db / ref.USTEP_DB
+    held = ref.operator_level(ref.default_op(ol=ol), 69, 100)
+    target = held + threshold_db / ref.USTEP_DB
+    assert target > 1716, "test set-up: threshold below the attack's start jump"
     want = ref.attack_time(q, 0, target)
-    v = single_carrier(ratio_coarse=8)
+    v = single_carrier(ratio_coarse=8, level=ol)
     set_op(v, 1, rates=(rate, 99, 99, 99), levels=(99, 99, 99, 0))
-    total = ref.attack_time(q, 0, 3840) * 1.2 + 0.01
+    total = ref.attack_time(q, 0, held) * 1.2 + 0.01
     x = render(v, note=69, hold=total)
-    lev = hilbert_envelope_db(x) - FULL_DB
+    lev = hilbert_envelope_db(x) - FULL_DB - ref.level_db(held)
     crossing = np.nonzero(lev >= threshold_db)[0]
     assert crossing.size, f"rate {rate}: never reached {threshold_db} dB in {total:.3f} s"
     got = crossing[0] / SR
@@ -171,3 +176,51 @@ def test_envelope_timing_is_independent_of_the_sample_rate():
         t, lev = envelope_db(x, sr, decay_window(want, ref.ratio_hz(69, 4)))
         got = -slope_between(t, lev - FULL_DB, -6, -45)
         assert abs(got / want - 1) < SLOPE_TOL, f"{sr} Hz: {got:.2f} dB/s, model {want:.2f}"
+
+
+@pytest.mark.parametrize("rate", [40, 55, 70, 80])
+def test_static_segment_holds(rate):
+    # §6.5 (engine's documented choice: Dexed's measured hold): L1 = L2 = 99, so segment 2 does not
+    # move; the EG still waits statics[R2] before segment 3 (R3 99 down to L3 = 0) starts.
+    v = single_carrier(ratio_coarse=16)
+    set_op(v, 1, rates=(99, rate, 99, 99), levels=(99, 99, 0, 0))
+    want = ref.static_hold_seconds(rate)
+    x = render(v, note=69, hold=want + 0.05)
+    f = ref.ratio_hz(69, 16)
+    t, lev = envelope_db(x, SR, 4 / f)
+    peak = int(np.argmax(lev))
+    got = first_crossing(t[peak:], lev[peak:] - FULL_DB, -6.0, rising=False)
+    # + the attack (< 1 ms) and the R3-99 fall to -6 dB (< 0.5 ms); 2 % + 1.5 ms for blocks/windows
+    assert abs(got - want) < 0.02 * want + 0.0015, \
+        f"R2 {rate}: static segment held {got * 1000:.1f} ms, Dexed's table {want * 1000:.1f} ms"
+
+
+def test_key_on_starts_from_the_current_level():
+    # §6.6 (engine's documented choice): the EGS keeps its level at key-on; after a release to a
+    # non-zero L4 the next attack starts from there, not from silence or the 1716 jump.
+    v = single_carrier(ratio_coarse=16)
+    set_op(v, 1, rates=(30, 99, 99, 99), levels=(99, 99, 99, 70))
+    s = synth(v, SR, polyphony=1)
+    s.note_on(69, 100)
+    s.render(int(1.6 * SR))                       # the rate-30 attack is over after ~1.4 s
+    s.note_off(69)
+    s.render(SR // 10)                            # rate-99 release down to L4 = 70
+    s.note_on(69, 100)
+    x = s.render(SR // 50)
+    f = ref.ratio_hz(69, 16)
+    t, lev = envelope_db(x, SR, 4 / f)
+    l4 = ref.level_db(ref.operator_level(ref.default_op(), 69, 100, eg_level=70))
+    assert abs(lev[0] - FULL_DB - l4) < 1.0, \
+        f"second attack starts at {lev[0] - FULL_DB:.1f} dB; the L4 level is {l4:.1f} dB"
+
+
+def test_rate_scaling_uses_the_transposed_key():
+    # §6.4: the note in x = note/3 - 7 is the transposed note
+    rate, rs = 40, 7
+    q = min(63, ref.qrate(rate) + ref.rate_scaling_delta(rs, 84))
+    want = ref.decay_db_per_s(q)
+    v = decay_voice(rate, rs=rs, coarse=4)
+    v[144] = 48                                    # +2 octaves: key 60 plays as 84
+    seconds = min(3.0, 50.0 / want + 0.02)
+    got = -measured_decay_slope(v, 60, seconds, ref.ratio_hz(60, 4, transpose=48), want)
+    assert abs(got / want - 1) < SLOPE_TOL, f"transposed RS: {got:.1f} dB/s, model (key 84) {want:.1f}"

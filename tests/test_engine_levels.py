@@ -126,3 +126,44 @@ def test_carriers_sum_linearly_without_normalisation():
     for f in (f1, f2):
         a = component_amplitude(x, SR, f)
         assert abs(20 * math.log10(a / 0.25)) < 0.2, f"carrier at {f:.1f} Hz has amplitude {a:.4f}"
+
+
+def batch_levels(voice_list, notes, velocities):
+    """Held level (dB re full scale) of each item, rendered by the batch renderer."""
+    from dx7live import _engine
+    n = len(voice_list)
+    arr = np.array([list(bytes(v)) for v in voice_list], np.uint8)
+    audio = _engine.render_batch(arr, np.array(notes, np.int32), np.array(velocities, np.int32),
+                                 np.full(n, SR, np.int64), SR // 4, float(SR))
+    return [db_re_full(rms(x[int(0.05 * SR):]) * math.sqrt(2)) for x in audio]
+
+
+@pytest.mark.parametrize("kvs", [2, 7])
+def test_every_velocity(kvs):
+    vels = list(range(1, 128))
+    got = batch_levels([single_carrier(kvs=kvs)] * len(vels), [NOTE] * len(vels), vels)
+    bad = []
+    for vel, g in zip(vels, got):
+        want = ref.level_db(ref.operator_level(ref.default_op(kvs=kvs), NOTE, vel))
+        if abs(g - want) >= DB_TOL:
+            bad.append((vel, round(g, 2), round(want, 2)))
+    assert not bad, f"KVS {kvs}: (velocity, dB, A12 dB) {bad}"
+
+
+@pytest.mark.parametrize("fields", [dict(bp=39, ld=99, rd=99, lc=0, rc=0, ol=99),
+                                    dict(bp=40, ld=70, rd=50, lc=1, rc=1, ol=99),
+                                    dict(bp=62, ld=99, rd=99, lc=2, rc=3, ol=50)])
+def test_key_scaling_every_key(fields):
+    # every key 21..108: the 3-semitone groups aligned to the key-code octave (§5.3)
+    notes = list(range(21, 109))
+    v = single_carrier(**{k: x for k, x in fields.items() if k != "ol"}, level=fields["ol"])
+    got = batch_levels([v] * len(notes), notes, [100] * len(notes))
+    bad = []
+    for note, g in zip(notes, got):
+        want = ref.level_db(ref.operator_level(ref.default_op(**fields), note, 100))
+        if want < FLOOR_DB:
+            if g >= FLOOR_DB + 1:
+                bad.append((note, round(g, 2), round(want, 2)))
+        elif abs(g - want) >= DB_TOL:
+            bad.append((note, round(g, 2), round(want, 2)))
+    assert not bad, f"{fields}: (note, dB, §5.3 dB) {bad}"

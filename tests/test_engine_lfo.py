@@ -7,7 +7,7 @@ import pytest
 
 import dx7_reference as ref
 from audio_analysis import envelope_db, f0_zero_crossings, pitch_track, rising_edges, rms
-from engine_voices import render, set_voice, single_carrier, synth
+from engine_voices import render, set_op, set_voice, single_carrier, synth
 
 SR = 48000
 NOTE = 81
@@ -196,3 +196,66 @@ def test_triangle_vibrato_is_symmetric_ramp():
     # fraction of time spent in the middle third equals a third for a triangle (a square gives 0)
     mid = np.mean(np.abs(c) < hi / 3)
     assert 0.25 < mid < 0.42, f"triangle spends {mid:.2f} of the time in the middle third"
+
+
+def test_lfo_delay_restarts_on_every_key_on_in_poly():
+    # §8.3: in poly mode every key-on restarts the delay (delay != 0) of the one global LFO, so
+    # a held note's vibrato stops when another key goes down.
+    delay = 60
+    wait, ramp = ref.lfo_delay_ticks(delay)
+    v = lfo_voice(40, pmd=99, pms=6, delay=delay)
+    set_op(v, 1, rates=(99, 99, 99, 99))
+    s = synth(v, SR)
+    s.note_on(NOTE, 100)
+    s.render(int(((wait + ramp) / ref.TICK_HZ + 0.3) * SR))
+    base = ref.ratio_hz(NOTE)
+    full = s.render(SR // 4)
+    t, hz = pitch_track(full, SR)
+    dev = np.abs([ref.cents(f, base) for f in hz])
+    assert dev.max() > 100, "no vibrato before the second key"
+    s.note_on(NOTE + 12, 100)
+    s.note_off(NOTE + 12, 48)                      # a short blip: its rate-99 release is over in ms
+    x = s.render(int(0.8 * wait / ref.TICK_HZ * SR))
+    t, hz = pitch_track(x[SR // 50:], SR)
+    dev = np.abs([ref.cents(f, base) for f in hz])
+    assert dev.max() < 1.5, f"vibrato ({dev.max():.1f} cent) during the delay restarted by a key-on"
+
+
+def test_sample_and_hold_sequence():
+    # §8.4 wave 5: a new value on each LFO cycle, r = (r * 179 + 0x11) & 0xFF, output int8(r)
+    speed = 25
+    x = note_after_fade_in(lfo_voice(speed, pmd=99, pms=7, wave=5), 2.4)
+    base = ref.ratio_hz(NOTE)
+    t, hz = pitch_track(x, SR)
+    c = np.array([ref.cents(f, base) for f in hz])
+    # plateaus: runs where the pitch stays within 3 cent
+    period = 1 / ref.lfo_hz(speed)
+    breaks = np.nonzero(np.abs(np.diff(c)) > 3)[0] + 1
+    bounds = np.concatenate([[0], breaks, [c.size]])
+    values = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if t[b - 1] - t[a] > 0.6 * period:
+            values.append(float(np.median(c[a:b])))
+    assert len(values) >= 6, f"only {len(values)} S&H steps found"
+    table = {s: ref.pitch_mod_cents(ref.pitch_mod_units(s, 99, 7)) for s in range(-128, 128)}
+    cands = [{s & 0xFF for s, cc in table.items() if abs(cc - v) < 3} for v in values]
+    assert all(cands), f"S&H levels {np.round(values, 1)} do not match any LFO output value"
+    for n in range(len(cands) - 1):
+        assert any(((r * 179 + 0x11) & 0xFF) in cands[n + 1] for r in cands[n]), \
+            f"S&H step {n}: {values[n]:+.1f} -> {values[n + 1]:+.1f} cent does not follow " \
+            f"r' = (179 r + 17) mod 256"
+
+
+def test_am_is_deepest_at_the_lfo_negative_peak():
+    # §8.6: u = 127 - s: no attenuation at the LFO's positive peak, most at its negative peak
+    # (Dexed #124 had it inverted). Key sync starts a square LFO in its negative half, so the first
+    # half period after key-on is the quiet one.
+    speed = 12
+    x = note_after_fade_in(lfo_voice(speed, amd=99, ams=3, coarse=4), 0.6)
+    half = 0.5 / ref.lfo_hz(speed)
+    first = rms(x[int(0.2 * half * SR):int(0.8 * half * SR)])
+    second = rms(x[int(1.2 * half * SR):int(1.8 * half * SR)])
+    want = ref.am_attenuation_db(-128, 99, 3)
+    got = 20 * math.log10(second / first)
+    assert abs(got - want) < 0.3, \
+        f"second half {got:+.1f} dB over the first; the first (negative LFO) half should be {want:.1f} dB down"

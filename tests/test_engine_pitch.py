@@ -123,3 +123,59 @@ def test_master_tune(tune):
     want = ref.ratio_hz(69, tune=tune)
     assert abs(ref.cents(got, want)) < QUANT_TOL, \
         f"master tune {tune}: {got:.3f} Hz, expected {want:.3f} Hz"
+
+
+def test_fixed_operator_follows_pitch_bend_but_not_the_lfo():
+    # §4.3 [UNKNOWN], the engine's documented choice (Dexed's): bend yes, LFO no.
+    v = single_carrier(ratio_coarse=2, fine=50, fixed=True)
+    set_voice(v, lfo_speed=30, lfo_wave=3, pmd=99, pms=7)
+    s = synth(v, SR)
+    s.set_function(65, 12)
+    s.pitch_bend(16383)
+    s.note_on(60, 100)
+    x = s.render(SR)
+    from audio_analysis import pitch_track
+    t, hz = pitch_track(x[SKIP:], SR)
+    want = ref.fixed_hz(2, 50) * 2 ** (ref.pitch_bend_units(16383, 12) / 16384)
+    c = np.array([ref.cents(f, want) for f in hz])
+    assert np.all(np.abs(c) < QUANT_TOL), \
+        f"fixed operator with bend +1 oct and full vibrato: {c.min():+.1f}..{c.max():+.1f} cent off"
+
+
+@pytest.mark.parametrize("detune", [0, 14])
+def test_fixed_operator_detune(detune):
+    # engine's documented choice: Dexed's detune curve evaluated at the fixed frequency
+    want_hz = ref.fixed_hz(2, 50)
+    want = ref.detune_cents_dexed(want_hz, detune)
+    got = ref.cents(measured_hz(single_carrier(ratio_coarse=2, fine=50, fixed=True, detune=detune)), want_hz)
+    assert abs(got - want) < QUANT_TOL, f"fixed detune {detune - 7:+d}: {got:+.2f} cent, want {want:+.2f}"
+
+
+def test_every_key_from_12_to_120():
+    # the whole §4.1 key-code table (semitone steps of 340/340/344 units), one key at a time
+    from dx7live import _engine
+    from engine_voices import vced
+    notes = np.arange(12, 121, dtype=np.int32)
+    n = notes.size
+    voices = np.tile(np.frombuffer(vced(single_carrier()), np.uint8), (n, 1))
+    audio = _engine.render_batch(voices, notes, np.full(n, 100, np.int32), np.full(n, SR, np.int64),
+                                 SR // 2, float(SR))
+    bad = []
+    for note, x in zip(notes, audio):
+        want = ref.ratio_hz(int(note))
+        got = f0_zero_crossings(x[SKIP:], SR)
+        if abs(ref.cents(got, want)) >= KEY_TOL:
+            bad.append((int(note), round(ref.cents(got, want), 2)))
+    assert not bad, f"(note, cent off §4.1) {bad}"
+
+
+def test_voice_pitch_clamps_at_zero():
+    # §4.1 step 4: V = P + PEG - 0x1BA8 is clamped at 0 (lowest key, pitch EG at -4 octaves);
+    # a high ratio (31 x 1.99) brings the result into the audible range.
+    v = set_voice(single_carrier(ratio_coarse=31, fine=99), transpose=0, plevels=(0, 0, 0, 0))
+    got = measured_hz(v, note=24, dur=1.0)
+    want = ref.pitch_hz(0 + 0x100 + ref.egs_quantise(ref.ratio_op_word(31, 99)))
+    assert ref.voice_pitch(24, 0, peg=0) == 0x100, "test set-up: the unclamped V must be negative"
+    assert abs(ref.cents(got, want)) < WORD_TOL, \
+        f"{got:.3f} Hz, §4.1 gives {want:.3f} Hz: V = P + PEG - 0x1BA8 is clamped at 0 *before* the " \
+        f"master tune (centre 0x100, §4.5) is added, so the lowest voice pitch is 0x100, not 0"

@@ -4,7 +4,7 @@ import pytest
 
 import dx7_reference as ref
 from audio_analysis import f0_zero_crossings, pitch_track
-from engine_voices import render, set_op, set_voice, single_carrier, synth
+from engine_voices import render, set_op, set_voice, single_carrier
 
 SR = 48000
 NOTE = 81          # 880 Hz: -4 octaves is still 55 Hz, +3.97 octaves 13.8 kHz

@@ -105,3 +105,99 @@ def test_mono_mode_plays_one_note_legato():
     y = s.render(SR // 2)[SR // 20:]
     got = f0_zero_crossings(y, SR)
     assert abs(ref.cents(got, ref.ratio_hz(60))) < 1, f"after release the held key should sound again ({got:.1f} Hz)"
+
+
+def test_mono_legato_keeps_the_first_notes_levels():
+    # §11.3: legato notes do not recompute the operator levels (velocity, key scaling)
+    from audio_analysis import rms
+    v = single_carrier(kvs=7)
+    s = synth(v, SR)
+    s.set_function(64, 1)
+    s.note_on(60, 127)
+    s.render(SR // 10)
+    s.note_on(62, 1)                              # legato, very soft
+    x = s.render(SR // 4)[SR // 20:]
+    loud = ref.level_db(ref.operator_level(ref.default_op(kvs=7), 60, 127))
+    got = 20 * np.log10(rms(x) * np.sqrt(2) / 0.25)
+    assert abs(got - loud) < 0.2, f"legato note at {got:.1f} dB; the first note's level is {loud:.1f} dB"
+    s.note_off(62)
+    s.note_off(60)
+    s.render(SR // 4)
+    s.note_on(62, 1)                              # a fresh first note: its own velocity
+    y = s.render(SR // 4)[SR // 20:]
+    soft = ref.level_db(ref.operator_level(ref.default_op(kvs=7), 62, 1))
+    got = 20 * np.log10(rms(y) * np.sqrt(2) / 0.25)
+    assert abs(got - soft) < 0.2, f"new mono note at {got:.1f} dB, want {soft:.1f} dB"
+
+
+def test_poly_portamento_glide():
+    # §11.4: poly, portamento switch on (CC65), time 50, retain: the new voice starts at the
+    # previous note's pitch and moves by R * (1 + |distance| / 1024) every second tick.
+    from audio_analysis import pitch_track
+    time = 50
+    s = synth(single_carrier(), SR)
+    s.set_function(69, time)
+    s.control_change(65, 127)
+    s.note_on(57, 100)
+    s.render(SR // 5)
+    s.note_off(57)
+    s.note_on(69, 100)
+    x = s.render(SR // 2)
+    t, hz = pitch_track(x, SR)
+    start, target = ref.key_pitch(57), ref.key_pitch(69)
+    track = ref.portamento_track(time, start, target, 200)
+    period = 2 / ref.TICK_HZ
+    # time the glide passes the halfway pitch (a quarter octave above A3 is not needed: use key pitch)
+    half = (start + target) / 2
+    want = (next(i for i, p in enumerate(track) if p >= half) + 1) * period
+    base = ref.ratio_hz(57)
+    offs = 4096 * np.log2(hz / base)
+    got = t[np.nonzero(offs >= half - start)[0][0]]
+    # tolerance: two pitch updates (10.7 ms) - the update phase relative to the note-on is free
+    assert abs(got - want) < 2 * period + 0.002, \
+        f"glide reached halfway after {got * 1000:.1f} ms, §11.4 gives {want * 1000:.1f} ms"
+    end = ref.cents(np.median(hz[t > 0.4]), ref.ratio_hz(69))
+    assert abs(end) < 0.5, f"glide ended {end:+.2f} cent off the target"
+
+
+def mono_pitch(s):
+    y = s.render(SR // 5)[SR // 20:]
+    return f0_zero_crossings(y, SR)
+
+
+def test_mono_note_priority_follows_direction():
+    # §11.3: two keys: the new key wins and sets the direction (up here). Three or more keys: a
+    # new key takes over only if it lies further in that direction. On release the highest
+    # remaining key sounds when the direction is up.
+    s = synth(single_carrier(), SR)
+    s.set_function(64, 1)
+    s.note_on(60, 100)
+    s.note_on(64, 100)                     # up
+    assert abs(ref.cents(mono_pitch(s), ref.ratio_hz(64))) < 1
+    s.note_on(62, 100)                     # not further up: ignored as a target
+    assert abs(ref.cents(mono_pitch(s), ref.ratio_hz(64))) < 1, "a lower third key took over"
+    s.note_on(67, 100)                     # further up: takes over
+    assert abs(ref.cents(mono_pitch(s), ref.ratio_hz(67))) < 1
+    s.note_off(67)                         # highest remaining: 64
+    assert abs(ref.cents(mono_pitch(s), ref.ratio_hz(64))) < 1, "after release the highest key should sound"
+
+
+def test_glissando_moves_in_semitones():
+    # §11.4: with glissando on, the sounding pitch jumps by whole key steps
+    from audio_analysis import pitch_track
+    s = synth(single_carrier(), SR)
+    s.set_function(69, 70)
+    s.set_function(68, 1)
+    s.control_change(65, 127)
+    s.note_on(57, 100)
+    s.render(SR // 5)
+    s.note_off(57)
+    s.note_on(69, 100)
+    x = s.render(SR)
+    t, hz = pitch_track(x, SR)
+    keys = np.array([ref.ratio_hz(n) for n in range(55, 72)])
+    off = np.array([np.min(np.abs(1200 * np.log2(f / keys))) for f in hz])
+    # away from the jumps themselves (one period straddles each), every period sits on a key
+    assert np.mean(off < 5) > 0.9, f"only {np.mean(off < 5):.0%} of the glide sits on semitones"
+    heard = {int(np.argmin(np.abs(1200 * np.log2(f / keys)))) + 55 for f, o in zip(hz, off) if o < 5}
+    assert set(range(58, 69)) <= heard, f"the glissando skipped keys: heard {sorted(heard)}"

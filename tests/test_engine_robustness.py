@@ -173,3 +173,43 @@ def test_python_layer_rejects_bad_arguments_with_value_error():
                 lambda: s.set_master_tune(1000)):
         with pytest.raises(ValueError):
             bad()
+
+
+@fast
+@given(n=st.integers(1, 4), data=st.data())
+def test_batch_renderer_with_odd_arguments(n, data):
+    # out-of-range notes/velocities/hold frames: a clear ValueError or bounded audio, never a crash
+    from dx7live import _engine
+    voices = np.frombuffer(data.draw(st.binary(min_size=155 * n, max_size=155 * n)), np.uint8).reshape(n, 155)
+    ints = st.integers(-(2 ** 31), 2 ** 31 - 1)
+    notes = np.array(data.draw(st.lists(st.one_of(st.integers(-5, 140), ints), min_size=n, max_size=n)), np.int32)
+    vels = np.array(data.draw(st.lists(st.one_of(st.integers(-5, 140), ints), min_size=n, max_size=n)), np.int32)
+    hold = np.array(data.draw(st.lists(st.integers(-10, 3000), min_size=n, max_size=n)), np.int64)
+    total = data.draw(st.integers(0, 1500))
+    sr = data.draw(st.sampled_from([8000.0, 44100.0, 192000.0]))
+    try:
+        audio, pitch, amp = _engine.render_batch(voices, notes, vels, hold, total, sr, annotate=True,
+                                                 frame_rate=data.draw(st.sampled_from([1.0, 250.0, 8000.0])))
+    except ValueError as e:
+        assert str(e)
+        return
+    assert audio.shape == (n, total)
+    assert np.all(np.isfinite(audio)) and np.all(np.isfinite(pitch)) and np.all(np.isfinite(amp))
+    assert total == 0 or np.max(np.abs(audio)) <= VOICE_BOUND
+
+
+def test_event_flood_is_bounded_and_counted():
+    # the engine's documented limit: a 4096-event queue; beyond it events are dropped and counted,
+    # never allocated (render/event calls must not allocate) and never crash.
+    s = _native()
+    s.load_voice(bytes(init_voice()))
+    for i in range(20000):
+        s.note_on(i % 128, 100, i % 5000)
+        s.control_change(1, i % 128, i % 5000)
+    x = s.render(6000)
+    assert np.all(np.isfinite(x)) and np.max(np.abs(x)) <= 16 * VOICE_BOUND
+    assert s.dropped_events > 0
+    for _ in range(3):                     # and it recovers: later events are accepted again
+        s.render(100)
+    s.note_off(0, 0)
+    assert np.all(np.isfinite(s.render(256)))

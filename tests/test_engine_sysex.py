@@ -4,7 +4,7 @@ import numpy as np
 
 import dx7_reference as ref
 from audio_analysis import f0_zero_crossings
-from engine_voices import op_offset, render, set_op, single_carrier, synth, vced
+from engine_voices import op_offset, set_op, single_carrier, synth
 
 SR = 48000
 
@@ -118,3 +118,63 @@ def test_midi_cc_sustain_and_bend_via_midi_bytes():
     got = f0_zero_crossings(s.render(SR // 4)[SR // 20:], SR)
     want = ref.ratio_hz(57) * 2 ** (ref.pitch_bend_units(16383, 12) / 16384)
     assert abs(ref.cents(got, want)) < 1.2
+
+
+def test_cc126_cc127_switch_mono_and_poly():
+    # §8.8: CC126 (mono) only if data = 1; CC127 poly
+    from audio_analysis import component_amplitude
+    for data, mono in ((1, True), (2, False)):
+        s = synth(single_carrier(), SR)
+        s.midi(bytes([0xB0, 126, data]))
+        s.note_on(60, 100)
+        s.note_on(67, 100)
+        x = s.render(SR // 2)[SR // 20:]
+        a60 = component_amplitude(x, SR, ref.ratio_hz(60))
+        assert (a60 < 1e-3) == mono, f"CC126 data {data}: first note amplitude {a60:.3f}"
+    s.midi(bytes([0xB0, 126, 1]))
+    s.midi(bytes([0xB0, 127, 0]))
+    s.note_on(48, 100)
+    s.note_on(55, 100)
+    x = s.render(SR // 2)[SR // 20:]
+    assert component_amplitude(x, SR, ref.ratio_hz(48)) > 0.2, "CC127 did not restore poly"
+
+
+def test_active_sensing_timeout_releases_notes():
+    # §8.8 [FW]: once active sensing (FE) has been seen, 250 ticks (~0.67 s) without any message
+    # release all notes.
+    v = single_carrier()
+    set_op(v, 1, rates=(99, 99, 99, 99))
+    s = synth(v, SR)
+    s.midi(bytes([0xFE]))
+    s.midi(bytes([0x90, 60, 100]))
+    s.render(int(0.3 * SR))
+    assert np.max(np.abs(s.render(SR // 10))) > 0.2, "note silent too early"
+    s.render(int(0.4 * SR))                                  # 0.8 s since the last message
+    assert np.max(np.abs(s.render(SR // 10))) < 1e-3, "notes kept sounding after the active-sensing timeout"
+
+
+def test_no_timeout_without_active_sensing():
+    v = single_carrier()
+    set_op(v, 1, rates=(99, 99, 99, 99))
+    s = synth(v, SR)
+    s.midi(bytes([0x90, 60, 100]))
+    s.render(SR)
+    assert np.max(np.abs(s.render(SR // 10))) > 0.2, "a held note stopped without active sensing"
+
+
+def test_cc5_sets_portamento_time():
+    # §8.8: CC5 -> portamento time (data * 2 * 100) >> 8: data 64 -> 50
+    from audio_analysis import pitch_track
+    def glide(setup):
+        s = synth(single_carrier(), SR)
+        setup(s)
+        s.control_change(65, 127)
+        s.note_on(57, 100)
+        s.render(SR // 5)
+        s.note_off(57)
+        s.note_on(69, 100)
+        t, hz = pitch_track(s.render(SR // 2), SR)
+        return t[np.nonzero(hz > ref.ratio_hz(63))[0][0]]
+    by_cc = glide(lambda s: s.control_change(5, 64))
+    by_fn = glide(lambda s: s.set_function(69, 50))
+    assert abs(by_cc - by_fn) < 0.003, f"CC5 64 glide {by_cc * 1000:.1f} ms vs time 50 {by_fn * 1000:.1f} ms"
