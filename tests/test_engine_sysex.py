@@ -178,3 +178,23 @@ def test_cc5_sets_portamento_time():
     by_cc = glide(lambda s: s.control_change(5, 64))
     by_fn = glide(lambda s: s.set_function(69, 50))
     assert abs(by_cc - by_fn) < 0.003, f"CC5 64 glide {by_cc * 1000:.1f} ms vs time 50 {by_fn * 1000:.1f} ms"
+
+
+def test_operator_switch_parameter_and_dump_turns_all_on():
+    # §1.5/§1.6: parameter 155 (gg 0x01, pp 27) is the operator on/off byte, bit 5 = OP1;
+    # §1.3: a received single-voice dump switches all six operators back on.
+    s = synth(single_carrier(), SR)
+    s.sysex(param_change(155, 0x1F))                 # OP1 off
+    s.note_on(60, 100)
+    assert np.max(np.abs(s.render(SR // 10))) < 1e-3, "OP1 switched off still sounds"
+    s.note_off(60)
+    s.sysex(vced_dump(single_carrier()))
+    s.note_on(62, 100)
+    assert np.max(np.abs(s.render(SR // 10))) > 0.2, "after a voice dump OP1 should be on again"
+
+
+def test_156_byte_voice_carries_the_operator_switches():
+    v = bytes(single_carrier()) + bytes([0x3F & ~0x20])   # OP1 off
+    s = synth(v, SR)
+    s.note_on(60, 100)
+    assert np.max(np.abs(s.render(SR // 10))) < 1e-3, "byte 155 (operator on/off) ignored"
