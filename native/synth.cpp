@@ -240,6 +240,24 @@ void Synth::doSysex(const uint8_t* d, size_t n) {
     patch_.vced[m.param] = (uint8_t)v;
     dx7::activatePatch(patch_);
     activatePatch();  // the firmware re-activates the whole patch, cutting sounding notes (§1.6)
+  } else if (m.kind == SysexMessage::kPerformance) {
+    // §1.3 format 1 fields -> function parameters; sensitivities 0..15 -> 0..99
+    const uint8_t* p = m.voice;
+    auto sens = [](int v) { return ((v & 0x7F) * 212 * 8) >> 8; };
+    setFunction(64, p[2]);
+    setFunction(65, p[3]);
+    setFunction(66, p[4]);
+    setFunction(69, p[5]);
+    setFunction(68, p[6]);
+    setFunction(67, p[7]);
+    setFunction(70, sens(p[9]));
+    setFunction(71, p[10]);
+    setFunction(72, sens(p[11]));
+    setFunction(73, p[12]);
+    setFunction(76, sens(p[13]));
+    setFunction(77, p[14]);
+    setFunction(74, sens(p[15]));
+    setFunction(75, p[16]);
   } else {
     setFunction(m.param, m.value);
   }
