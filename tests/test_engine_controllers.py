@@ -200,3 +200,18 @@ def test_all_notes_off_releases_held_and_sustained_notes():
     s.control_change(123, 0)
     rel = levels(s.render(SR // 2))
     assert rel[-5:].mean() < -20, f"CC123: still {rel[-5:].mean():.1f} dB after 0.4 s"
+
+
+def test_lfo_delay_does_not_fade_controller_depth():
+    # §8.3/8.5: the delay's fade scales the PMD term only; a controller's pitch depth acts at once
+    v = set_voice(single_carrier(), lfo_speed=30, lfo_wave=3, pmd=0, pms=6, lfo_delay=99, lfo_sync=1)
+    s = synth(v, SR)
+    s.set_function(70, 99)
+    s.set_function(71, 1)
+    s.control_change(1, 127)
+    s.note_on(NOTE, 100)
+    hi, lo = vibrato_extremes(s, 0.8)              # the delay-99 wait alone is 2.7 s
+    p = ref.controller_scaled(99, 127)
+    want_hi = ref.pitch_mod_cents(ref.pitch_mod_units(127, 0, 6, controller_p=p))
+    assert abs(hi - want_hi) < max(1.2, 0.005 * want_hi) + 1.0, \
+        f"wheel vibrato during the LFO delay reaches {hi:+.1f} cent, want {want_hi:+.1f}"

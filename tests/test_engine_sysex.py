@@ -178,3 +178,66 @@ def test_cc5_sets_portamento_time():
     by_cc = glide(lambda s: s.control_change(5, 64))
     by_fn = glide(lambda s: s.set_function(69, 50))
     assert abs(by_cc - by_fn) < 0.003, f"CC5 64 glide {by_cc * 1000:.1f} ms vs time 50 {by_fn * 1000:.1f} ms"
+
+
+def test_operator_switch_parameter_and_dump_turns_all_on():
+    # §1.5/§1.6: parameter 155 (gg 0x01, pp 27) is the operator on/off byte, bit 5 = OP1;
+    # §1.3: a received single-voice dump switches all six operators back on.
+    s = synth(single_carrier(), SR)
+    s.sysex(param_change(155, 0x1F))                 # OP1 off
+    s.note_on(60, 100)
+    assert np.max(np.abs(s.render(SR // 10))) < 1e-3, "OP1 switched off still sounds"
+    s.note_off(60)
+    s.sysex(vced_dump(single_carrier()))
+    s.note_on(62, 100)
+    assert np.max(np.abs(s.render(SR // 10))) > 0.2, "after a voice dump OP1 should be on again"
+
+
+def test_156_byte_voice_carries_the_operator_switches():
+    v = bytes(single_carrier()) + bytes([0x3F & ~0x20])   # OP1 off
+    s = synth(v, SR)
+    s.note_on(60, 100)
+    assert np.max(np.abs(s.render(SR // 10))) < 1e-3, "byte 155 (operator on/off) ignored"
+
+
+def performance_block(fields, channel=0):
+    """§1.3 format 1: 94 data bytes (TX7-style performance/function block)."""
+    data = bytearray(94)
+    for k, v in fields.items():
+        data[k] = v
+    cs = (-sum(data)) & 0x7F
+    return bytes([0xF0, 0x43, channel, 0x01, 0x00, 0x5E]) + bytes(data) + bytes([cs, 0xF7])
+
+
+def test_performance_block_sets_bend_range_and_mono():
+    # §1.3 format 1: offset 2 mono/poly, 3 pitch-bend range, 4 pitch-bend step
+    s = synth(single_carrier(), SR)
+    s.sysex(performance_block({2: 0, 3: 12, 4: 0}))
+    s.pitch_bend(16383)
+    s.note_on(57, 100)
+    got = f0_zero_crossings(s.render(SR // 4)[SR // 20:], SR)
+    want = ref.ratio_hz(57) * 2 ** (ref.pitch_bend_units(16383, 12) / 16384)
+    assert abs(ref.cents(got, want)) < 1.2, f"bend range 12 from a performance block: {got:.2f} Hz, want {want:.2f}"
+    s.sysex(performance_block({2: 1, 3: 12}))
+    s.pitch_bend(8192)
+    s.note_on(60, 100)
+    s.note_on(67, 100)
+    from audio_analysis import component_amplitude
+    x = s.render(SR // 2)[SR // 20:]
+    assert component_amplitude(x, SR, ref.ratio_hz(60)) < 1e-3, "performance block mono flag ignored"
+
+
+def test_performance_block_sensitivities_scale_to_99():
+    # §1.3: sensitivities 0..15 become 0..99 by (v * 212 * 8) >> 8; offsets 9/10 wheel sens/assign
+    from audio_analysis import pitch_track
+    v = single_carrier()
+    v[137], v[142], v[139], v[143] = 30, 3, 0, 6        # LFO speed 30, square, PMD 0, PMS 6
+    s = synth(v, SR)
+    s.sysex(performance_block({9: 15, 10: 1}))
+    s.control_change(1, 127)
+    s.note_on(69, 100)
+    t, hz = pitch_track(s.render(SR)[SR // 10:], SR)
+    hi = max(ref.cents(f, ref.ratio_hz(69)) for f in hz)
+    rng = (15 * 212 * 8) >> 8
+    want = ref.pitch_mod_cents(ref.pitch_mod_units(127, 0, 6, controller_p=ref.controller_scaled(rng, 127)))
+    assert abs(hi - want) < max(1.2, 0.005 * want) + 1.0, f"wheel depth {hi:+.1f} cent, want {want:+.1f}"
