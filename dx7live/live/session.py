@@ -1,0 +1,185 @@
+"""A live session: banks + native host + MIDI poller + audio stream (+ recorder), started and
+stopped in the right order. ``dx7live play`` is this plus the terminal display.
+
+Start order matters on these systems: the banks are read first (a bad file fails before any device
+is touched); MIDI ports are opened before the audio stream starts (opening an rtmidi port holds the
+GIL for tens of milliseconds; harmless for the native callback, but there is no reason to overlap);
+``gc.freeze()`` runs once everything is built so that collections stay short. Stop order is the
+reverse, and the audio stream is always closed before the host it points into is released.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from dx7live.live.instrument import Instrument, LoadedBank
+
+DEFAULT_EXTRA_LATENCY_MS = None  # None = two audio periods + 1 ms (see LiveSession.start)
+
+
+class BankError(ValueError):
+    """A bank file could not be read."""
+
+
+def load_banks(paths: List[str]) -> List[LoadedBank]:
+    """The banks to play: each file in ``paths`` (any format dx7live.load reads), else the built-in bank."""
+    if not paths:
+        from dx7live import builtin_bank
+
+        return [LoadedBank("built-in", builtin_bank().vced)]
+    from dx7live import load
+
+    banks = []
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise BankError(f"{p}: no such file")
+        try:
+            bank = load(str(path))
+        except Exception as exc:  # PatchError or an OS error: report it, no traceback
+            raise BankError(f"{p}: not a DX7 bank: {exc}") from None
+        try:
+            banks.append(LoadedBank(path.name, bank.vced))
+        except ValueError as exc:
+            raise BankError(f"{p}: {exc}") from None
+    return banks
+
+
+@dataclass
+class LiveConfig:
+    """Everything ``dx7live play`` can set (CLI flags map one to one)."""
+    banks: List[str] = field(default_factory=list)
+    voice: int = 0                      # 0-based program number
+    midi: Optional[str] = None          # port name/substring/index; None = first port
+    virtual: bool = False
+    midi_api: str = "auto"
+    no_midi: bool = False               # play without MIDI input (tests, the keys still work)
+    audio_api: Optional[str] = None
+    device: Optional[str] = None
+    sample_rate: Optional[float] = None
+    polyphony: int = 16
+    blocksize: int = 0
+    latency: Any = "low"
+    channel: Optional[int] = None       # 0..15 or None = omni
+    master_tune: int = 0
+    gain: float = 1.0
+    extra_latency_ms: Optional[float] = DEFAULT_EXTRA_LATENCY_MS
+    record: Optional[str] = None
+    client_name: str = "dx7live"
+
+
+class LiveSession:
+    def __init__(self, config: LiveConfig, on_message: Optional[Callable[[str], None]] = None) -> None:
+        self.config = config
+        self.messages: List[str] = []
+        self._on_message = on_message
+        self.host: Any = None
+        self.audio: Any = None
+        self.midi: Any = None
+        self.recorder: Any = None
+        self.instrument: Optional[Instrument] = None
+        self.sample_rate: Optional[float] = None
+        self.started = False
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+        del self.messages[:-20]
+        if self._on_message:
+            self._on_message(text)
+
+    def start(self) -> None:
+        from dx7live import _live
+        from dx7live.live.audio import AudioOutput, choose_device
+
+        cfg = self.config
+        banks = load_banks(cfg.banks)
+        device = choose_device(cfg.audio_api, cfg.device)
+        sample_rate = float(cfg.sample_rate or device.default_samplerate)
+        self.sample_rate = sample_rate
+        channels = max(1, min(2, device.channels))
+        self.host = _live.Host(sample_rate, cfg.polyphony, channels,
+                               record_capacity_frames=int(sample_rate * 8))
+        if cfg.channel is not None:
+            self.host.push_channel(cfg.channel, 0.0)
+        if cfg.master_tune:
+            self.host.push_master_tune(cfg.master_tune, 0.0)
+        if cfg.gain != 1.0:
+            self.host.push_gain(cfg.gain)
+        self.instrument = Instrument(self.host, banks, channel=cfg.channel, program=cfg.voice,
+                                     on_message=self.message)
+        if not cfg.no_midi:
+            from dx7live.live.midi_input import MidiPoller
+
+            self.midi = MidiPoller(self.instrument.handle, api=cfg.midi_api, port=cfg.midi,
+                                   virtual=cfg.virtual, client_name=f"{cfg.client_name}-midi",
+                                   on_state=self.message)
+        self.audio = AudioOutput(self.host, device, sample_rate, blocksize=cfg.blocksize, latency=cfg.latency)
+        if cfg.record:
+            from dx7live.live.recorder import Recorder
+
+            self.recorder = Recorder(self.host, cfg.record, self.audio.samplerate)
+        self.audio.start()
+        self.started = True
+        self._set_schedule_latency()
+        if self.recorder is not None:
+            self.recorder.start()
+        if self.midi is not None:
+            self.midi.start()
+        # the poller must get the GIL quickly even beside a busy Python thread
+        sys.setswitchinterval(0.0005)
+        gc.collect()
+        gc.freeze()
+
+    def _set_schedule_latency(self) -> None:
+        """Event stamp -> sound: the stream's output latency plus a margin for the MIDI path
+        (waiting for the next callback, and the poller's own delay)."""
+        deadline = time.monotonic() + 1.0
+        while self.host.status()["callbacks"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        st = self.host.status()
+        out_latency = st["output_latency_s"] or self.audio.latency
+        block = st["block_frames"] or self.audio.blocksize or 256
+        period = block / self.audio.samplerate
+        extra = self.config.extra_latency_ms
+        extra_s = (2 * period + 0.001) if extra is None else extra / 1000.0
+        self.host.schedule_latency = out_latency + extra_s
+        self.host.reset_timing()
+
+    def status(self) -> Dict[str, Any]:
+        """Everything the display shows, in one snapshot."""
+        st = dict(self.host.status()) if self.host is not None else {}
+        inst = self.instrument
+        if inst is not None:
+            st.update(bank=inst.bank.name, bank_index=inst.bank_index, banks=len(inst.banks),
+                      program=inst.program, voice=inst.edit_name)
+        if self.midi is not None:
+            st.update(midi_port=self.midi.opened_name, midi_api=self.midi.api,
+                      midi_connected=self.midi.connected, midi_messages=self.midi.messages,
+                      midi_last=self.midi.last_message, midi_last_time=self.midi.last_time)
+        if self.audio is not None:
+            st.update(device=self.audio.device.name, hostapi=self.audio.device.hostapi,
+                      sample_rate=self.audio.samplerate, latency_s=self.audio.latency,
+                      schedule_latency_s=self.host.schedule_latency)
+        if self.recorder is not None:
+            st.update(record_frames=self.recorder.frames, record_path=str(self.recorder.wav_path))
+        return st
+
+    def stop(self) -> None:
+        """Stop everything in reverse order; safe to call twice or after a failed start."""
+        gc.unfreeze()
+        if self.midi is not None:
+            with contextlib.suppress(Exception):
+                self.midi.stop()
+            self.midi = None
+        if self.audio is not None:
+            self.audio.close()
+            self.audio = None
+        if self.recorder is not None:
+            self.recorder.close(keep=self.started)  # a recording that never started is discarded
+            self.recorder = None
+        self.started = False
