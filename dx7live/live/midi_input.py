@@ -105,7 +105,7 @@ def list_ports(api: str = "auto") -> List[Tuple[str, List[str]]]:
 
 
 def find_port(ports: Sequence[str], wanted: Optional[str]) -> Optional[int]:
-    """Index of the port to open: an exact name, else a case-insensitive substring, else a number.
+    """Index of the port to open: an exact name, else a number (index), else a case-insensitive substring.
 
     ``wanted=None`` picks the first port that is not one of our own (dx7live's) ports.
     """
@@ -119,12 +119,12 @@ def find_port(ports: Sequence[str], wanted: Optional[str]) -> Optional[int]:
         return None
     if wanted in ports:
         return list(ports).index(wanted)
+    if wanted.isdigit():  # a number is a port index (as `dx7live devices` lists them)
+        return int(wanted) if int(wanted) < len(ports) else None
     low = wanted.lower()
     for i, p in enumerate(ports):
         if low in p.lower():
             return i
-    if wanted.isdigit() and int(wanted) < len(ports):
-        return int(wanted)
     return None
 
 

@@ -143,7 +143,7 @@ void Host::logApplied(const Event& ev, uint64_t frame, bool late) {
 }
 
 int Host::process(float* out, unsigned long frames_ul, const PaStreamCallbackTimeInfo* ti,
-                  PaStreamCallbackFlags flags) {
+                  PaStreamCallbackFlags flags, double clock_override) {
   const uint64_t t0 = monotonicNs();
 #ifdef DX7LIVE_HAVE_SSE
   // denormals would make the engine's decaying tails slow: flush them to zero on this thread
@@ -174,7 +174,8 @@ int Host::process(float* out, unsigned long frames_ul, const PaStreamCallbackTim
     if (!(out_latency >= 0.0 && out_latency < 1.0)) out_latency = 0.0;  // host API gave no times
   }
   stats_.output_latency.store(out_latency, std::memory_order_relaxed);
-  const double buffer_start = static_cast<double>(t0) * 1e-9 + out_latency;
+  const double now = clock_override >= 0.0 ? clock_override : static_cast<double>(t0) * 1e-9;
+  const double buffer_start = now + out_latency;
   const double latency = schedule_latency_.load(std::memory_order_relaxed);
   int min_offset = 0;  // offsets never go backwards inside a buffer
   while (const Event* ev = queue_.peek()) {

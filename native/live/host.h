@@ -86,7 +86,9 @@ class Host {
   void requestHistogramReset() { hist_reset_.store(true, std::memory_order_release); }
 
   // ---- consumer side (audio thread) ----------------------------------------------------------
-  int process(float* out, unsigned long frames, const PaStreamCallbackTimeInfo* ti, PaStreamCallbackFlags flags);
+  // `clock_override` >= 0 replaces the host clock reading (tests drive time by hand).
+  int process(float* out, unsigned long frames, const PaStreamCallbackTimeInfo* ti, PaStreamCallbackFlags flags,
+              double clock_override = -1.0);
 
   // ---- recording drain (one Python thread) ------------------------------------------------------
   size_t readAudio(float* out, size_t n) { return audio_ring_.popMany(out, n); }

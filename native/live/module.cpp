@@ -171,17 +171,19 @@ PYBIND11_MODULE(_live, m) {
            },
            "Counts of callback durations: bin b covers [lo, hi) ns with lo = (8 + b%8) << (b//8 - 3) for b >= 24.")
       .def("process",
-           [](Host& h, int frames, double current_time, double dac_time, unsigned long flags) {
+           [](Host& h, int frames, double current_time, double dac_time, unsigned long flags, double clock) {
              if (frames < 1 || frames > 1 << 20) throw py::value_error("frames must be 1..1048576");
              py::array_t<float> out(static_cast<py::ssize_t>(frames) * h.channels());
              PaStreamCallbackTimeInfo ti{0.0, current_time, dac_time};
              {
                py::gil_scoped_release release;
-               dx7live_stream_callback(nullptr, out.mutable_data(), static_cast<unsigned long>(frames), &ti, flags, &h);
+               h.process(out.mutable_data(), static_cast<unsigned long>(frames), &ti, flags, clock);
              }
              out.resize({static_cast<py::ssize_t>(frames), static_cast<py::ssize_t>(h.channels())});
              return out;
            },
            py::arg("frames"), py::arg("current_time") = 0.0, py::arg("dac_time") = 0.0, py::arg("flags") = 0,
-           "Run the audio callback once, as PortAudio would (for tests and offline use); returns (frames, channels).");
+           py::arg("clock") = -1.0,
+           "Run the audio callback once, as PortAudio would (for tests and offline use); returns (frames, channels). "
+           "`clock` (seconds on the host clock) stands in for the time the callback reads; default: the real clock.");
 }
