@@ -298,3 +298,18 @@ def test_play_rejects_bad_options():
 def test_devices_lists_or_explains():
     r = run_cli("devices")
     assert "audio outputs:" in r.stdout and "MIDI inputs:" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_histogram_percentiles_bracket_the_true_values():
+    from dx7live.live.session import histogram_percentiles
+
+    rng = np.random.default_rng(1)
+    durations = rng.lognormal(np.log(50e3), 0.5, 5000).astype(np.int64)  # ns
+    hist = np.zeros(256, np.int64)
+    for d in durations:
+        e = int(d).bit_length() - 1
+        hist[8 * e + ((int(d) >> (e - 3)) & 7)] += 1
+    got = histogram_percentiles(hist)
+    for q in (50, 90, 99):
+        true = np.percentile(durations, q) * 1e-9
+        assert true <= got[f"p{q}"] * 1.001 and got[f"p{q}"] <= true * 1.15

@@ -153,5 +153,8 @@ def run(args: argparse.Namespace) -> int:
         if args.plain:
             import json
 
+            from dx7live.live.session import histogram_percentiles
+
+            final["callback_s"] = histogram_percentiles(session.host.callback_histogram())
             print("stats " + json.dumps(final), flush=True)
     return rc

@@ -118,13 +118,14 @@ class JackServer:
         self.log.close()
 
 
-def start_player(server: JackServer, args: Sequence[str], log_path: str,
-                 timeout: float = 30.0) -> Tuple[subprocess.Popen, str]:
-    """Start ``python -m dx7live play ARGS`` on the server; returns (process, its 'playing' line)."""
+def start_player(server: JackServer, args: Sequence[str], log_path: str, timeout: float = 30.0,
+                 command: Optional[Sequence[str]] = None) -> Tuple[subprocess.Popen, str]:
+    """Start ``python -m dx7live play --plain ARGS`` (or ``command + ['play', '--plain'] + ARGS``) on the
+    server; returns (process, its 'playing' line)."""
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(server.env, PYTHONPATH=repo + os.pathsep + server.env.get("PYTHONPATH", ""),
                PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "dx7live", "play", "--plain"] + list(args)
+    cmd = list(command or [sys.executable, "-m", "dx7live"]) + ["play", "--plain"] + list(args)
     log = open(log_path, "w")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True,
                             env=env, cwd=repo, preexec_fn=lambda: (os.setpgrp(), _die_with_parent()))

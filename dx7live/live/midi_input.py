@@ -284,3 +284,132 @@ class MidiPoller:
             self.midi_in.close_port()
         with contextlib.suppress(Exception):
             self.midi_in.delete()
+
+
+class NativeJackMidi:
+    """JACK MIDI input in native code (``dx7live._live.JackMidiInput``): same interface as
+    :class:`MidiPoller`, but notes and controllers never pass through Python.
+
+    JACK's MIDI thread stamps each event with its exact frame time and queues it for the audio
+    callback directly; only program change, bank select and sysex are handed to ``handler`` by a
+    Python thread (they need the banks). ``virtual=True`` leaves the input port unconnected for a
+    sequencer to connect to; otherwise ``port`` (name, part of a name, or index among the MIDI
+    output ports) or the first MIDI source is connected, and reconnected if it goes away and
+    comes back.
+    """
+
+    api = "jack"
+
+    def __init__(self, host, handler: Handler, *, port: Optional[str] = None, virtual: bool = False,
+                 client_name: str = "dx7live-midi", port_name: str = "in",
+                 on_state: Optional[Callable[[str], None]] = None) -> None:
+        from dx7live import _live
+
+        self.handler = handler
+        self.on_state = on_state or (lambda s: None)
+        self.virtual = virtual
+        self.client_name = client_name
+        try:
+            self.input = _live.JackMidiInput(host, client_name, port_name)
+        except RuntimeError as exc:
+            raise MidiError(f"no JACK MIDI input: {exc}") from None
+        self.source: Optional[str] = None
+        self.connected = True
+        if virtual:
+            self.opened_name = f"{self.input.port_name} (connect a sequencer to it)"
+        else:
+            sources = self._sources()
+            index = find_port(sources, port)
+            if index is None:
+                listing = ", ".join(repr(p) for p in sources) or "none"
+                self.input.close()
+                what = f"no JACK MIDI port matches {port!r}" if port else "no JACK MIDI output port to connect to"
+                raise MidiError(f"{what} (ports: {listing}); use --virtual to wait for a connection")
+            self.source = sources[index]
+            self.connected = self.input.connect_from(self.source)
+            self.opened_name = self.source
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def _sources(self) -> List[str]:
+        return [p for p in self.input.sources() if not p.startswith(self.client_name.split("-")[0])]
+
+    @property
+    def messages(self) -> int:
+        return self.input.messages
+
+    @property
+    def last_message(self) -> List[int]:
+        return self.input.last_message
+
+    @property
+    def last_time(self) -> float:
+        return self.input.last_time
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dx7live-jack-midi", daemon=True)
+        self._thread.start()
+
+    def _check_source(self) -> None:
+        if self.input.shut_down:
+            if self.connected:
+                self.connected = False
+                self.on_state("the JACK server went away; MIDI input stopped")
+            return
+        self.input.recalibrate()
+        if self.source is None:
+            return
+        present = self.source in self.input.sources()
+        if self.connected and not present:
+            self.connected = False
+            self.on_state(f"MIDI port {self.source!r} disappeared; waiting for it to come back")
+        elif not self.connected and present and self.input.connect_from(self.source):
+            self.connected = True
+            self.on_state(f"MIDI port {self.source!r} reconnected")
+
+    def _run(self) -> None:
+        next_check = time.monotonic() + PORT_CHECK_INTERVAL
+        while not self._stop.is_set():
+            for data, t in self.input.read(256):
+                try:
+                    self.handler(list(data), t)
+                except Exception as exc:
+                    self.on_state(f"MIDI message {list(data[:8])} ignored: {exc}")
+            if time.monotonic() >= next_check:
+                self._check_source()
+                next_check = time.monotonic() + PORT_CHECK_INTERVAL
+            time.sleep(0.001)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        with contextlib.suppress(Exception):
+            self.input.close()
+
+
+def open_midi_input(host, handler: Handler, *, api: str = "auto", port: Optional[str] = None,
+                    virtual: bool = False, client_name: str = "dx7live-midi",
+                    on_state: Optional[Callable[[str], None]] = None):
+    """The MIDI input for live play: ALSA through RtMidi (polled), else JACK natively.
+
+    JACK uses the native input when libjack loads (exact timestamps, no Python in the note path)
+    and RtMidi's JACK API otherwise. Raises :class:`MidiError` naming what was tried."""
+    from dx7live import _live
+
+    errors = []
+    for name in api_order(api):
+        if name == "jack" and _live.jack_available():
+            os.environ.setdefault("JACK_NO_START_SERVER", "1")
+            try:
+                return NativeJackMidi(host, handler, port=port, virtual=virtual, client_name=client_name,
+                                      on_state=on_state)
+            except MidiError as exc:
+                errors.append(f"jack: {exc}")
+                continue
+        try:
+            return MidiPoller(handler, api=name, port=port, virtual=virtual, client_name=client_name,
+                              on_state=on_state)
+        except MidiError as exc:
+            errors.append(str(exc))
+    raise MidiError("; ".join(errors))

@@ -22,6 +22,27 @@ from dx7live.live.instrument import Instrument, LoadedBank
 DEFAULT_EXTRA_LATENCY_MS = None  # None = two audio periods + 1 ms (see LiveSession.start)
 
 
+def histogram_percentiles(hist: Any, qs=(50, 90, 99, 99.9)) -> Dict[str, float]:
+    """Callback-time percentiles (seconds) from the host's histogram (8 bins per octave of ns).
+
+    Each percentile is the upper edge of the bin it falls in, so it over-states by at most 9%."""
+    import numpy as np
+
+    counts = np.asarray(hist, dtype=np.int64)
+    total = int(counts.sum())
+    out: Dict[str, float] = {}
+    if total == 0:
+        return out
+    b = np.arange(len(counts))
+    e, m = b // 8, b % 8
+    upper = np.where(b < 8, b + 1, (9 + m) * 2.0 ** (e - 3)) * 1e-9
+    cum = np.cumsum(counts)
+    for q in qs:
+        i = int(np.searchsorted(cum, q / 100.0 * total))
+        out[f"p{q:g}"] = float(upper[min(i, len(counts) - 1)])
+    return out
+
+
 class BankError(ValueError):
     """A bank file could not be read."""
 
@@ -113,12 +134,16 @@ class LiveSession:
         self.instrument = Instrument(self.host, banks, channel=cfg.channel, program=cfg.voice,
                                      on_message=self.message)
         if not cfg.no_midi:
-            from dx7live.live.midi_input import MidiPoller
+            from dx7live.live.midi_input import open_midi_input
 
-            self.midi = MidiPoller(self.instrument.handle, api=cfg.midi_api, port=cfg.midi,
-                                   virtual=cfg.virtual, client_name=f"{cfg.client_name}-midi",
-                                   on_state=self.message)
+            self.midi = open_midi_input(self.host, self.instrument.handle, api=cfg.midi_api, port=cfg.midi,
+                                        virtual=cfg.virtual, client_name=f"{cfg.client_name}-midi",
+                                        on_state=self.message)
         self.audio = AudioOutput(self.host, device, sample_rate, blocksize=cfg.blocksize, latency=cfg.latency)
+        if getattr(self.midi, "input", None) is not None and "jack" in device.hostapi.lower() \
+                and cfg.blocksize == 0:
+            # audio and MIDI on one JACK server: one clock (JACK's cycle clock) for both ends
+            self.host.set_jack_clock(self.midi.input)
         if cfg.record:
             from dx7live.live.recorder import Recorder
 
@@ -172,13 +197,13 @@ class LiveSession:
     def stop(self) -> None:
         """Stop everything in reverse order; safe to call twice or after a failed start."""
         gc.unfreeze()
+        if self.audio is not None:  # first: the callback may read the JACK MIDI client's clock
+            self.audio.close()
+            self.audio = None
         if self.midi is not None:
             with contextlib.suppress(Exception):
                 self.midi.stop()
             self.midi = None
-        if self.audio is not None:
-            self.audio.close()
-            self.audio = None
         if self.recorder is not None:
             self.recorder.close(keep=self.started)  # a recording that never started is discarded
             self.recorder = None

@@ -1,6 +1,8 @@
 // The live host's audio callback and its producer-side entry points. See host.h for the design.
 #include "host.h"
 
+#include "jack_midi.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -48,6 +50,7 @@ Host::Host(double sample_rate, int polyphony, int channels, size_t queue_capacit
       max_block_(max_block),
       synth_(sample_rate, polyphony),
       queue_(queue_capacity),
+      native_queue_(queue_capacity),
       audio_ring_(record_capacity_frames),
       log_ring_(queue_capacity),
       scratch_(new float[static_cast<size_t>(max_block)]()) {}
@@ -61,6 +64,18 @@ bool Host::pushMidi(const uint8_t* msg, size_t n, double time) {
   std::memcpy(ev.data, msg, n);
   std::lock_guard<std::mutex> lock(producer_mutex_);
   if (queue_.push(ev)) return true;
+  stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+bool Host::pushNative(const uint8_t* msg, size_t n, double time) {
+  if (n == 0 || n > kEventBytes) return false;
+  Event ev;
+  ev.time = time;
+  ev.kind = EventKind::kMidi;
+  ev.size = static_cast<uint8_t>(n);
+  std::memcpy(ev.data, msg, n);
+  if (native_queue_.push(ev)) return true;
   stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
   return false;
 }
@@ -174,15 +189,32 @@ int Host::process(float* out, unsigned long frames_ul, const PaStreamCallbackTim
     if (!(out_latency >= 0.0 && out_latency < 1.0)) out_latency = 0.0;  // host API gave no times
   }
   stats_.output_latency.store(out_latency, std::memory_order_relaxed);
-  const double now = clock_override >= 0.0 ? clock_override : static_cast<double>(t0) * 1e-9;
+  double now = clock_override >= 0.0 ? clock_override : static_cast<double>(t0) * 1e-9;
+  if (clock_override < 0.0) {
+    // on JACK: the start of this cycle from JACK's filtered cycle clock, free of wake-up jitter
+    const JackMidiInput* jc = jack_clock_.load(std::memory_order_acquire);
+    double cycle_start;
+    if (jc != nullptr && jc->cycleStart(&cycle_start)) {
+      now = cycle_start;
+      stats_.jack_clock_callbacks.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   const double buffer_start = now + out_latency;
   const double latency = schedule_latency_.load(std::memory_order_relaxed);
   int min_offset = 0;  // offsets never go backwards inside a buffer
-  while (const Event* ev = queue_.peek()) {
+  for (;;) {
+    // the earlier of the two queues' heads (time 0 = at once comes first)
+    const Event* a = queue_.peek();
+    const Event* b = native_queue_.peek();
+    if (a == nullptr && b == nullptr) break;
+    const bool from_native =
+        a == nullptr || (b != nullptr && (b->time <= 0.0 ? 0.0 : b->time) < (a->time <= 0.0 ? 0.0 : a->time));
+    const Event* ev = from_native ? b : a;
     int offset = 0;
     bool late = false;
     if (ev->time > 0.0) {
       const double due = (ev->time + latency - buffer_start) * sample_rate_;
+      stats_.last_due.store(due, std::memory_order_relaxed);
       if (due >= frames) {
         // belongs to a later buffer, unless the stamp is absurdly far ahead (clock mix-up)
         if (due < sample_rate_) break;
@@ -200,7 +232,10 @@ int Host::process(float* out, unsigned long frames_ul, const PaStreamCallbackTim
     if (recording) logApplied(*ev, record_frame_ + static_cast<uint64_t>(offset), late);
     if (late) stats_.events_late.fetch_add(1, std::memory_order_relaxed);
     stats_.events_applied.fetch_add(1, std::memory_order_relaxed);
-    queue_.pop();
+    if (from_native)
+      native_queue_.pop();
+    else
+      queue_.pop();
   }
 
   // ---- render (in chunks if the host hands us more than the scratch holds) -------------------

@@ -33,6 +33,8 @@
 
 namespace dx7live {
 
+class JackMidiInput;
+
 // Seconds on CLOCK_MONOTONIC: the clock shared by the MIDI poller and the audio callback.
 double hostClock();
 
@@ -80,6 +82,11 @@ class Host {
   bool pushMidi(const uint8_t* msg, size_t n, double time);
   bool pushVoice(const uint8_t* vced, size_t n, double time);
   bool pushCommand(EventKind kind, int32_t a, int32_t b, double time);
+  // The native MIDI input's own queue: lock-free, one producer (JACK's MIDI thread).
+  bool pushNative(const uint8_t* msg, size_t n, double time);
+  // Measure the audio timeline on this JACK client's cycle clock (audio on the same JACK server,
+  // one callback per JACK cycle); nullptr = the host clock read on callback entry.
+  void setJackClock(const JackMidiInput* input) { jack_clock_.store(input, std::memory_order_release); }
   void setScheduleLatency(double seconds) { schedule_latency_.store(seconds, std::memory_order_relaxed); }
   double scheduleLatency() const { return schedule_latency_.load(std::memory_order_relaxed); }
   void setRecording(bool on);
@@ -112,6 +119,8 @@ class Host {
     std::atomic<float> peak{0.0f};             // max |sample| since last read (reset by the reader)
     std::atomic<float> max_lateness{0.0f};     // seconds, worst late event
     std::atomic<double> output_latency{0.0};   // last outputBufferDacTime - currentTime
+    std::atomic<uint64_t> jack_clock_callbacks{0};  // callbacks timed by the JACK cycle clock
+    std::atomic<double> last_due{0.0};         // frame offset the last stamped event asked for
     std::atomic<uint32_t> hist[kHistBins];
     Stats() {
       for (auto& h : hist) h.store(0, std::memory_order_relaxed);
@@ -130,7 +139,9 @@ class Host {
   const int channels_;
   const int max_block_;
   dx7::Synth synth_;
-  SpscRing<Event> queue_;
+  SpscRing<Event> queue_;         // from Python threads (producer mutex)
+  SpscRing<Event> native_queue_;  // from the native JACK MIDI input (single producer)
+  std::atomic<const JackMidiInput*> jack_clock_{nullptr};
   SpscRing<float> audio_ring_;
   SpscRing<LogEntry> log_ring_;
   std::mutex producer_mutex_;  // serialises Python producers; never taken by the audio thread

@@ -5,12 +5,16 @@
 // thread never touches the GIL.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "host.h"
+#include "jack_midi.h"
 
 namespace py = pybind11;
 using dx7live::EventKind;
@@ -24,6 +28,16 @@ std::string bytesOf(const py::object& obj) {
 }
 
 double stampOr(double time) { return time < 0.0 ? dx7live::hostClock() : time; }
+
+// Owns the native JACK MIDI input so Python can close it explicitly (before the Host goes).
+struct JackMidiHandle {
+  std::unique_ptr<dx7live::JackMidiInput> input;
+  Host* host;
+  dx7live::JackMidiInput& get() {
+    if (!input) throw std::runtime_error("the JACK MIDI input is closed");
+    return *input;
+  }
+};
 
 const char* kindName(EventKind k) {
   switch (k) {
@@ -45,6 +59,11 @@ PYBIND11_MODULE(_live, m) {
   m.attr("CALLBACK_ADDRESS") = py::int_(reinterpret_cast<uintptr_t>(&dx7live_stream_callback));
   m.attr("HIST_BINS") = dx7live::kHistBins;
   m.def("now", &dx7live::hostClock, "Seconds on the host clock (CLOCK_MONOTONIC) that stamps events.");
+
+  m.def("jack_available", [] {
+    const char* why = nullptr;
+    return dx7live::jackabi::load(&why) != nullptr;
+  }, "True if libjack can be loaded (the native JACK MIDI input is possible).");
 
   py::class_<Host>(m, "Host")
       .def(py::init([](double sample_rate, int polyphony, int channels, size_t queue_capacity,
@@ -102,6 +121,16 @@ PYBIND11_MODULE(_live, m) {
              return h.pushCommand(EventKind::kGain, static_cast<int32_t>(gain * 1000.0 + 0.5), 0, 0.0);
            },
            py::arg("gain"))
+      .def("set_jack_clock",
+           [](Host& h, py::object input) {
+             if (input.is_none())
+               h.setJackClock(nullptr);
+             else
+               h.setJackClock(&input.cast<JackMidiHandle&>().get());
+           },
+           py::arg("input"),
+           "Measure the audio timeline on the JACK cycle clock of this JackMidiInput (audio on the same "
+           "JACK server, blocksize = JACK period), or None for the host clock.")
       .def_property("schedule_latency", &Host::scheduleLatency, &Host::setScheduleLatency,
                     "Seconds from an event's stamp to the moment it is heard (constant-latency scheduling).")
       .def("set_recording", &Host::setRecording, py::arg("on"))
@@ -159,6 +188,8 @@ PYBIND11_MODULE(_live, m) {
              d["peak"] = h.takePeak();
              d["max_lateness_s"] = s.max_lateness.load();
              d["output_latency_s"] = s.output_latency.load();
+             d["jack_clock_callbacks"] = s.jack_clock_callbacks.load();
+             d["last_due_frames"] = s.last_due.load();
              return d;
            },
            "A snapshot of the callback's counters (peak is reset by each read).")
@@ -186,4 +217,53 @@ PYBIND11_MODULE(_live, m) {
            py::arg("clock") = -1.0,
            "Run the audio callback once, as PortAudio would (for tests and offline use); returns (frames, channels). "
            "`clock` (seconds on the host clock) stands in for the time the callback reads; default: the real clock.");
+
+  py::class_<JackMidiHandle>(m, "JackMidiInput")
+      .def(py::init([](Host& host, const std::string& client, const std::string& port, const std::string& server) {
+             auto* h = new JackMidiHandle{nullptr, &host};
+             try {
+               h->input = std::make_unique<dx7live::JackMidiInput>(&host, client, port, server);
+             } catch (...) {
+               delete h;
+               throw;
+             }
+             return h;
+           }),
+           py::arg("host"), py::arg("client_name") = "dx7live-midi", py::arg("port_name") = "in",
+           py::arg("server_name") = "", py::keep_alive<1, 2>(),
+           "A JACK client with one MIDI input port; notes and controllers go straight to `host`'s queue "
+           "from JACK's thread, program change / bank select / sysex wait in a ring for read().")
+      .def_property_readonly("port_name", [](JackMidiHandle& h) { return h.get().portName(); })
+      .def("sources", [](JackMidiHandle& h) { return h.get().sources(); }, "MIDI output ports on the server.")
+      .def("connect_from", [](JackMidiHandle& h, const std::string& src) { return h.get().connectFrom(src); },
+           py::arg("source"))
+      .def("is_connected_to", [](JackMidiHandle& h, const std::string& src) { return h.get().isConnectedTo(src); },
+           py::arg("source"))
+      .def("read",
+           [](JackMidiHandle& h, size_t max_messages) {
+             std::vector<std::pair<std::string, double>> got;
+             h.get().readForPython(&got, max_messages);
+             py::list out;
+             for (auto& m : got) out.append(py::make_tuple(py::bytes(m.first), m.second));
+             return out;
+           },
+           py::arg("max_messages") = 256, "Messages for the Instrument: [(bytes, time on the host clock)].")
+      .def("recalibrate", [](JackMidiHandle& h) { h.get().recalibrate(); })
+      .def_property_readonly("shut_down", [](JackMidiHandle& h) { return !h.input || h.input->shutDown(); })
+      .def_property_readonly("messages", [](JackMidiHandle& h) { return h.get().messages(); })
+      .def_property_readonly("dropped", [](JackMidiHandle& h) { return h.get().dropped(); })
+      .def_property_readonly("last_time", [](JackMidiHandle& h) { return h.get().lastTime(); })
+      .def_property_readonly("last_message",
+                             [](JackMidiHandle& h) {
+                               const uint32_t v = h.get().lastMessage();
+                               py::list out;
+                               for (uint32_t i = 0; i < (v >> 24); ++i) out.append((v >> (8 * i)) & 0xFF);
+                               return out;
+                             })
+      .def("close",
+           [](JackMidiHandle& h) {
+             h.host->setJackClock(nullptr);
+             h.input.reset();
+           },
+           "Leave the JACK graph (after the audio stream using its clock has stopped).");
 }

@@ -39,6 +39,11 @@ class SpscRing {
     return true;
   }
 
+  // Producer: room left (exact for the producer, which alone makes it shrink).
+  size_t freeSpace() const {
+    return size_ - static_cast<size_t>(head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_acquire));
+  }
+
   // Producer: copy up to n items in; returns how many fitted.
   size_t pushMany(const T* items, size_t n) {
     const uint64_t head = head_.load(std::memory_order_relaxed);

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Soak benchmark of the live path on a private JACK server (dummy driver): xruns, callback time,
+MIDI-to-audio latency, next to a trivial C JACK client (jack_simple_client) as the baseline.
+
+    nice python bench/soak.py [--seconds 60] [--periods 64,128] [--rate 48000] [--json FILE]
+
+For each period, two runs of --seconds each, in the same conditions:
+  baseline  jack_simple_client + a separate Python process with a CPU-bound thread that also
+            provokes the garbage collector (the C client has no Python of its own to disturb)
+  dx7live   `dx7live play` whose own process runs that CPU-bound, GC-provoking thread
+A probe client sends 16-note chords over JACK MIDI at exact frames (on period boundaries, as
+RtMidi-based senders do), retriggers them, releases them, once a second, and captures the output.
+Reported: xruns seen by the probe (the server's xrun callback) and logged by jackd; for dx7live
+also its callback-time percentiles (native histogram), late callbacks, late events, and the
+MIDI-to-audio latency of every chord (send frame -> first captured sample above threshold):
+percentiles and jitter (p99 - p1, max - min). A figure-printing benchmark, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from dx7live.live import jacktest as jt  # noqa: E402
+
+NOTES = list(range(48, 80, 2))  # 16 notes
+
+
+def soak_voice() -> bytes:
+    """All six operators sounding (algorithm 32, ratios 1..6): the most work per voice; instant
+    attack and key sync, so a chord's onset is sample-exact."""
+    v = bytearray(jt.sine_voice("SOAK", 1, level=80))
+    for k, op in enumerate(range(6)):  # OP6 block first
+        b = 21 * op
+        v[b + 16] = 70            # output level
+        v[b + 18] = 6 - k         # coarse ratio 6..1
+    return bytes(v)
+
+
+# ---- the load: a CPU-bound Python thread that keeps the garbage collector busy ----------------------
+def busy_forever(stop: threading.Event) -> None:
+    junk = []
+    last_collect = time.monotonic()
+    while not stop.is_set():
+        s = 0
+        for i in range(20000):
+            s += i * i
+        # container garbage with reference cycles: generation-0 collections fire constantly
+        for _ in range(200):
+            a, b = [], []
+            a.append(b)
+            b.append(a)
+            junk.append({"a": a})
+        if len(junk) > 50000:
+            junk = []
+        if time.monotonic() - last_collect > 0.5:
+            gc.collect()          # and a full collection twice a second
+            last_collect = time.monotonic()
+
+
+def start_load() -> threading.Event:
+    stop = threading.Event()
+    threading.Thread(target=busy_forever, args=(stop,), daemon=True, name="soak-busy").start()
+    return stop
+
+
+def player_main(argv) -> int:
+    """`soak.py player ARGS...`: `dx7live play ARGS` with the busy thread inside its process."""
+    from dx7live.cli import main
+
+    start_load()
+    return main(argv)
+
+
+def load_main() -> int:
+    """`soak.py load`: just the busy thread (beside the C baseline)."""
+    start_load()
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+
+
+# ---- the probe's performance -----------------------------------------------------------------------
+def play_chords(probe: "jt.Probe", seconds: float, period: int) -> list:
+    """Once a second: chord on (on a period boundary), retrigger at 0.4 s, release at 0.8 s."""
+    rate = probe.rate
+    sends = []
+    t = 0.5
+    while t + 1.0 <= seconds:
+        on = round(t * rate / period) * period / rate
+        probe.wait_until(max(0.0, on - 0.3))  # schedule a little ahead of the clock
+        frame = None
+        for n in NOTES:
+            frame = probe.schedule(on, [0x90, n, 100])
+        for n in NOTES:
+            probe.schedule(on + 0.4, [0x80, n, 0])
+        for n in NOTES:
+            probe.schedule(on + 0.4, [0x90, n, 90])
+        for n in NOTES:
+            probe.schedule(on + 0.8, [0x80, n, 0])
+        sends.append(probe.frame_index(frame))
+        t += 1.0
+    probe.wait_until(seconds)
+    return sends
+
+
+def latencies(x: np.ndarray, sends: list, rate: float) -> np.ndarray:
+    out = []
+    for i in sends:
+        seg = x[i: i + int(0.1 * rate)]
+        o = jt.onset(seg, 0.02)
+        if o is not None:
+            out.append(o / rate * 1e3)
+    return np.array(out)
+
+
+def summarize_ms(a: np.ndarray) -> dict:
+    if len(a) == 0:
+        return {}
+    p = np.percentile(a, [1, 50, 90, 99])
+    return dict(n=int(len(a)), p1=round(p[0], 3), p50=round(p[1], 3), p90=round(p[2], 3), p99=round(p[3], 3),
+                min=round(float(a.min()), 3), max=round(float(a.max()), 3),
+                jitter_p99_p1=round(p[3] - p[0], 3), jitter_max_min=round(float(a.max() - a.min()), 3))
+
+
+def run_baseline(period: int, rate: int, seconds: float, logdir: str) -> dict:
+    with jt.JackServer(rate, period, logdir=logdir) as server:
+        env = dict(server.env)
+        client = subprocess.Popen(["jack_simple_client"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(logdir, "simple.log"), "w"), preexec_fn=os.setpgrp)
+        load = subprocess.Popen([sys.executable, os.path.abspath(__file__), "load"], env=env,
+                                preexec_fn=os.setpgrp)
+        probe = jt.Probe(server, seconds=1.0)
+        try:
+            probe.client.activate()
+            time.sleep(1.0)
+            names = [p.name for p in probe.client.get_ports()]
+            src = next((n for n in names if n.startswith("simple:") or "simple" in n and "out" in n), None)
+            if src:
+                probe.client.connect(src, probe.audio_in)
+            x0, l0 = probe.xruns, server.xrun_lines()
+            time.sleep(seconds)
+            xruns, lines = probe.xruns - x0, server.xrun_lines() - l0
+        finally:
+            probe.close()
+            jt.stop_process(load)
+            jt.stop_process(client)
+    return dict(client="jack_simple_client", period=period, seconds=seconds, probe_xruns=xruns,
+                jackd_xrun_lines=lines)
+
+
+def run_dx7live(period: int, rate: int, seconds: float, logdir: str) -> dict:
+    bank = os.path.join(logdir, "soak.syx")
+    with open(bank, "wb") as f:
+        f.write(jt.bank_sysex([soak_voice()]))
+    with jt.JackServer(rate, period, logdir=logdir) as server:
+        player, _ = jt.start_player(
+            server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual", "--bank", bank],
+            os.path.join(logdir, "player.log"),
+            command=[sys.executable, os.path.abspath(__file__), "player"])
+        probe = jt.Probe(server, seconds=seconds + 2)
+        try:
+            probe.connect()
+            time.sleep(1.0)            # the load has been running since the player started
+            x0, l0 = probe.xruns, server.xrun_lines()
+            probe.start_capture()
+            sends = play_chords(probe, seconds, period)
+            xruns, lines = probe.xruns - x0, server.xrun_lines() - l0
+            x = probe.recorded(seconds).copy()
+            errors = list(probe.errors)
+        finally:
+            probe.close()
+            stats = jt.stop_player(player)
+    lat = latencies(x, sends, rate)
+    return dict(client="dx7live", period=period, seconds=seconds, probe_xruns=xruns, jackd_xrun_lines=lines,
+                player_xrun_flags=stats.get("xruns"), late_callbacks=stats.get("late_callbacks"),
+                events_late=stats.get("events_late"), events_applied=stats.get("events_applied"),
+                callback_ms={k: round(v * 1e3, 4) for k, v in stats.get("callback_s", {}).items()},
+                callback_max_ms=round(stats.get("max_callback_s", 0) * 1e3, 4),
+                chords_sent=len(sends), midi_to_audio_ms=summarize_ms(lat), probe_errors=errors[:5],
+                voices_per_chord=len(NOTES))
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "player":
+        return player_main(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "load":
+        return load_main()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--periods", default="64,128")
+    ap.add_argument("--rate", type=int, default=48000)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    if jt.jackd_path() is None:
+        print("soak: jackd not found (install jackd2)", file=sys.stderr)
+        return 2
+    results = []
+    for period in [int(p) for p in args.periods.split(",")]:
+        logdir = f"/tmp/dx7soak-{os.getpid()}-{period}"
+        os.makedirs(logdir, exist_ok=True)
+        if not args.no_baseline:
+            r = run_baseline(period, args.rate, args.seconds, logdir + "-base")
+            print(json.dumps(r), flush=True)
+            results.append(r)
+        r = run_dx7live(period, args.rate, args.seconds, logdir)
+        print(json.dumps(r), flush=True)
+        results.append(r)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
