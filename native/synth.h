@@ -1,0 +1,133 @@
+// The instrument: voices, allocation (§11), controllers, the CPU tick (LFO, pitch EG, portamento),
+// timed events and block rendering. See docs/architecture.md for the contract.
+//
+// Timing model. Time is counted in output frames since reset. The CPU tick (§0.3, 372.27 Hz
+// effective) falls on frames T_k = floor(k * fs / 372.27); each tick interval is cut into equal
+// blocks of at most 80 frames. Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from
+// block start to block end and operator gains are interpolated linearly across the block; pitch is
+// constant between ticks (stepped, as on the DX7). Events cut a block at their frame. Block
+// boundaries depend only on absolute time and events, never on how render() calls are sized, so
+// any split of the same rendering gives bit-identical output.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "controllers.h"
+#include "event_queue.h"
+#include "lfo.h"
+#include "voice.h"
+#include "voice_params.h"
+
+namespace dx7 {
+
+constexpr int kMaxPolyphony = 64;
+constexpr double kTickRate = 372.27;  // §0.3 / §8.2 effective CPU tick
+
+class Synth {
+ public:
+  explicit Synth(double sample_rate, int polyphony = 16);
+
+  void loadVoice(const uint8_t* vced, size_t n);
+  void setFunction(int param, int value);
+  int function(int param) const;
+  void setMasterTune(int units);  // -256..255 firmware units (4096 per octave)
+  int masterTune() const { return master_tune_; }
+  void setChannel(int channel);   // 0..15, -1 = omni
+  int channel() const { return channel_; }
+
+  void noteOn(int note, int velocity, int offset);
+  void noteOff(int note, int offset);
+  void controlChange(int cc, int value, int offset);
+  void pitchBend(int value14, int offset);
+  void channelPressure(int value, int offset);
+  void sysex(const uint8_t* data, size_t n, int offset);
+  void midi(const uint8_t* msg, size_t n, int offset);
+
+  void render(float* out, int frames);
+  void reset(uint64_t seed);
+  int activeVoices() const;
+
+  double sampleRate() const { return sr_; }
+  int polyphony() const { return (int)voices_.size(); }
+  const Patch& patch() const { return patch_; }
+  uint64_t framesRendered() const { return now_; }
+  uint64_t droppedEvents() const { return queue_.dropped(); }
+  uint64_t ignoredNotes() const { return ignored_notes_; }
+
+  // Annotation of the voice that received the latest note-on, at the current frame (as the next
+  // rendered frame will use it): pitch of a ratio-1 operator in Hz and the summed carrier
+  // amplitude (same scale as the audio). Returns false if no note was played since reset.
+  bool probe(double* pitch_hz, double* carrier_amp);
+
+ private:
+  void push(Event::Type t, int a, int b, int offset);
+  void processDue();
+  void syncTo(uint64_t t);
+  void prepareBlock();
+  uint64_t blockEnd(uint64_t t) const;
+  uint64_t dx7Clock(uint64_t frame) const;
+  uint64_t tickFrame(uint64_t k) const;
+  void runTick();
+  void apply(const Event& e);
+
+  void doNoteOn(int note, int velocity);
+  void doNoteOff(int note);
+  void doControl(int cc, int value);
+  void doSysex(const uint8_t* d, size_t n);
+  void releaseVoice(Voice& v);
+  void releaseSustained();
+  void allNotesOff();
+  void allSoundOff();
+  void activatePatch();
+  void startVoice(Voice& v, int note, int velocity);
+  void monoNoteOn(int note, int velocity);
+  void monoNoteOff(int note);
+  void setMonoTarget(int note);
+  void wake(Voice& v);
+  void updatePitch(Voice& v);
+  bool portaActiveForNewNote(bool legato) const;
+  int32_t keyPitchOf(int note) const;
+
+  double sr_;
+  std::vector<Voice> voices_;
+  Patch patch_;
+  FunctionParams fn_;
+  Controllers ctl_;
+  Lfo lfo_;
+  EventQueue queue_;
+  int master_tune_ = 0;
+  int channel_ = -1;
+  uint64_t seed_ = 0;
+
+  // time
+  uint64_t now_ = 0;
+  uint64_t tick_ = 0;            // index of the next tick
+  uint64_t next_tick_frame_ = 0;
+  uint64_t eg_time_ = 0;         // frame of the committed envelope state (Voice::eg)
+  bool block_ready_ = false;
+  uint64_t block_t0_ = 0, block_t1_ = 0;
+
+  // modulation registers (updated each tick)
+  int pm_lfo_ = 0;               // LFO pitch modulation, 16384 per octave (§8.5)
+  int bend_ = 0;                 // pitch bend, 16384 per octave (§8.7)
+  int amreg_ = 0;                // amplitude-modulation register (§8.6)
+
+  // allocation
+  int rr_ = 0;                   // round-robin pointer (§11.1)
+  int last_voice_ = -1;          // voice of the latest note-on (for probe)
+  int32_t last_key_pitch_ = -1;  // key pitch of the previous note (portamento "retain")
+  uint64_t ignored_notes_ = 0;
+  // mono (§11.3)
+  int mono_keys_[16];
+  int mono_count_ = 0;
+  int mono_target_ = -1;
+  bool mono_up_ = true;
+
+  RenderContext ctx_{};
+  // scratch
+  std::vector<int32_t> obuf_;    // 6 x kMaxBlock
+  std::vector<int32_t> sum_;
+};
+
+}  // namespace dx7
