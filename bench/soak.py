@@ -120,7 +120,7 @@ def latencies(x: np.ndarray, sends: list, rate: float) -> np.ndarray:
     out = []
     for i in sends:
         seg = x[i: i + int(0.1 * rate)]
-        o = jt.onset(seg, 0.02)
+        o = jt.onset(seg, 1e-4)  # first audible sample (the attack ramp is stepped by the engine)
         if o is not None:
             out.append(o / rate * 1e3)
     return np.array(out)

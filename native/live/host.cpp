@@ -161,8 +161,10 @@ int Host::process(float* out, unsigned long frames_ul, const PaStreamCallbackTim
                   PaStreamCallbackFlags flags, double clock_override) {
   const uint64_t t0 = monotonicNs();
 #ifdef DX7LIVE_HAVE_SSE
-  // denormals would make the engine's decaying tails slow: flush them to zero on this thread
-  _mm_setcsr(_mm_getcsr() | 0x8040);
+  // denormals would make the engine's decaying tails slow: flush them to zero while we render
+  // (and restore the caller's mode: process() is also called from Python threads)
+  const unsigned int saved_csr = _mm_getcsr();
+  _mm_setcsr(saved_csr | 0x8040);
 #endif
   const int frames = static_cast<int>(frames_ul);
   stats_.callbacks.fetch_add(1, std::memory_order_relaxed);
@@ -278,6 +280,9 @@ int Host::process(float* out, unsigned long frames_ul, const PaStreamCallbackTim
   const float ratio = frames > 0 ? static_cast<float>(static_cast<double>(work) / period_ns) : 0.0f;
   const float load = stats_.load.load(std::memory_order_relaxed);
   stats_.load.store(load + 0.05f * (ratio - load), std::memory_order_relaxed);
+#ifdef DX7LIVE_HAVE_SSE
+  _mm_setcsr(saved_csr);
+#endif
   return kPaContinue;
 }
 
