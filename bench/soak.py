@@ -4,7 +4,8 @@ MIDI-to-audio latency, next to a trivial C JACK client (jack_simple_client) as t
 
     nice python bench/soak.py [--seconds 60] [--periods 64,128] [--rate 48000] [--json FILE]
 
-For each period, two runs of --seconds each, in the same conditions:
+For each period, three runs of --seconds each (baseline, dx7live, baseline again, to bracket the
+machine's drifting load), in the same conditions:
   baseline  jack_simple_client + a separate Python process with a CPU-bound thread that also
             provokes the garbage collector (the C client has no Python of its own to disturb)
   dx7live   `dx7live play` whose own process runs that CPU-bound, GC-provoking thread
@@ -116,14 +117,19 @@ def play_chords(probe: "jt.Probe", seconds: float, period: int) -> list:
     return sends
 
 
-def latencies(x: np.ndarray, sends: list, rate: float) -> np.ndarray:
-    out = []
+def latencies(probe: "jt.Probe", x: np.ndarray, sends: list, rate: float) -> tuple:
+    """Onset latency (ms) of each chord whose capture is complete and starts from silence."""
+    out, skipped = [], 0
+    p = probe.period
     for i in sends:
-        seg = x[i: i + int(0.1 * rate)]
-        o = jt.onset(seg, 1e-4)  # first audible sample (the attack ramp is stepped by the engine)
+        a, b = i - int(0.01 * rate), i + int(0.1 * rate)
+        if not probe.captured[a // p: b // p + 1].all() or np.abs(x[a:i]).max() > 1e-4:
+            skipped += 1  # the probe itself missed a cycle here (an xrun)
+            continue
+        o = jt.onset(x[i:b], 1e-4)  # first audible sample (the attack ramp is stepped by the engine)
         if o is not None:
             out.append(o / rate * 1e3)
-    return np.array(out)
+    return np.array(out), skipped
 
 
 def summarize_ms(a: np.ndarray) -> dict:
@@ -142,16 +148,19 @@ def run_baseline(period: int, rate: int, seconds: float, logdir: str) -> dict:
                                   stderr=open(os.path.join(logdir, "simple.log"), "w"), preexec_fn=os.setpgrp)
         load = subprocess.Popen([sys.executable, os.path.abspath(__file__), "load"], env=env,
                                 preexec_fn=os.setpgrp)
-        probe = jt.Probe(server, seconds=1.0)
+        probe = jt.Probe(server, seconds=seconds + 2)
         try:
             probe.client.activate()
             time.sleep(1.0)
             names = [p.name for p in probe.client.get_ports()]
-            src = next((n for n in names if n.startswith("simple:") or "simple" in n and "out" in n), None)
+            src = next((n for n in names if n.startswith("simple:")), None)
             if src:
                 probe.client.connect(src, probe.audio_in)
             x0, l0 = probe.xruns, server.xrun_lines()
-            time.sleep(seconds)
+            # the probe does exactly what it does for dx7live: capture, and send the chords
+            # (to nowhere: jack_simple_client has no MIDI input)
+            probe.start_capture()
+            play_chords(probe, seconds, period)
             xruns, lines = probe.xruns - x0, server.xrun_lines() - l0
         finally:
             probe.close()
@@ -183,13 +192,14 @@ def run_dx7live(period: int, rate: int, seconds: float, logdir: str) -> dict:
         finally:
             probe.close()
             stats = jt.stop_player(player)
-    lat = latencies(x, sends, rate)
+    lat, skipped = latencies(probe, x, sends, rate)
     return dict(client="dx7live", period=period, seconds=seconds, probe_xruns=xruns, jackd_xrun_lines=lines,
                 player_xrun_flags=stats.get("xruns"), late_callbacks=stats.get("late_callbacks"),
                 events_late=stats.get("events_late"), events_applied=stats.get("events_applied"),
                 callback_ms={k: round(v * 1e3, 4) for k, v in stats.get("callback_s", {}).items()},
                 callback_max_ms=round(stats.get("max_callback_s", 0) * 1e3, 4),
-                chords_sent=len(sends), midi_to_audio_ms=summarize_ms(lat), probe_errors=errors[:5],
+                chords_sent=len(sends), chords_measured=int(len(lat)), chords_skipped_xrun=skipped,
+                midi_to_audio_ms=summarize_ms(lat), probe_errors=errors[:5],
                 voices_per_chord=len(NOTES))
 
 
@@ -212,13 +222,15 @@ def main() -> int:
     for period in [int(p) for p in args.periods.split(",")]:
         logdir = f"/tmp/dx7soak-{os.getpid()}-{period}"
         os.makedirs(logdir, exist_ok=True)
-        if not args.no_baseline:
-            r = run_baseline(period, args.rate, args.seconds, logdir + "-base")
+        # baseline, dx7live, baseline again: the machine's load drifts, so bracket the run
+        runs = [("base", run_baseline), ("dx7", run_dx7live), ("base2", run_baseline)]
+        for tag, fn in runs:
+            if args.no_baseline and fn is run_baseline:
+                continue
+            r = fn(period, args.rate, args.seconds, f"{logdir}-{tag}")
+            r["load_avg_1min"] = os.getloadavg()[0]
             print(json.dumps(r), flush=True)
             results.append(r)
-        r = run_dx7live(period, args.rate, args.seconds, logdir)
-        print(json.dumps(r), flush=True)
-        results.append(r)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

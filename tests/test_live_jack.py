@@ -7,6 +7,7 @@ a 32-voice bank received by sysex while a note sounds, timing, and that nothing 
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -52,7 +53,8 @@ def performance(tmp_path_factory):
     with jt.JackServer(RATE, PERIOD, logdir=str(tmp)) as server:
         result["server"] = server.name
         player, line = jt.start_player(
-            server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual", "--bank", str(bank_a)],
+            server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual", "--bank", str(bank_a),
+                     "--record", str(tmp / "take.wav")],
             str(tmp / "player.log"))
         result["player"] = player
         probe = jt.Probe(server, seconds=12.0)
@@ -90,7 +92,12 @@ def performance(tmp_path_factory):
                 s(t + 0.04, [0x80, 72, 0])
                 t += 0.1 + (i % 7) * 0.0031
             sent["timing"] = timing
-            end = t + 0.3
+            t += 0.2
+            sent["sustain_on"] = s(t, [0x90, 69, 100])
+            s(t + 0.05, [0xB0, 64, 127])                       # sustain pedal down
+            sent["sustain_off"] = s(t + 0.10, [0x80, 69, 0])    # key up: the note must go on
+            sent["pedal_up"] = s(t + 0.50, [0xB0, 64, 0])       # pedal up: now it stops
+            end = t + 0.8
             probe.wait_until(end)
             result["x"] = probe.recorded(end).copy()
             result["captured"] = probe.captured[: int(end * RATE) // PERIOD].copy()
@@ -187,6 +194,30 @@ def test_timing_constant_latency(performance):
     assert np.percentile(lat, 90) - lat.min() < 0.2
 
 
+def test_sustain_pedal_holds_the_note(performance):
+    x = performance["x"]
+    off, up = performance["sent"]["sustain_off"], performance["sent"]["pedal_up"]
+    assert np.abs(x[off + int(0.2 * RATE): off + int(0.3 * RATE)]).max() > 0.05
+    assert np.abs(x[up + int(0.1 * RATE): up + int(0.2 * RATE)]).max() < 1e-3
+
+
+def test_annotated_recording(performance):
+    from dx7live._io import read_wav
+
+    tmp = performance["tmp"]
+    audio, rate = read_wav(tmp / "take.wav")
+    assert rate == RATE and len(audio) > 5 * RATE
+    events = [json.loads(line) for line in (tmp / "take.midi.jsonl").read_text().splitlines()]
+    note_ons = [e for e in events if e["kind"] == "note_on"]
+    assert len(note_ons) == 32  # every note-on sent, each with its frame in the WAV
+    assert any(e["kind"] == "voice" and e["name"] == "SINE 3" for e in events)
+    for e in note_ons[-24:]:
+        seg = audio[e["frame"] - 48: e["frame"] + 480]
+        if np.abs(seg[:48]).max() < 1e-3:  # silent before: the note starts at its logged frame
+            on = jt.onset(seg, 1e-3)
+            assert on is not None and 48 <= on <= 60, (e, on)
+
+
 def test_silence_after_note_off(performance):
     x = performance["x"]
     i = performance["sent"]["timing"][-1]
@@ -201,3 +232,40 @@ def test_nothing_left_running(performance):
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     assert name not in out, f"a process of server {name} is still running:\n{out}"
     assert not [f for f in os.listdir("/dev/shm") if name in f]
+
+
+def test_midi_device_unplugged_and_back(tmp_path):
+    """`--midi NAME`: the source goes away (unplugged) and comes back; play keeps running,
+    says so, reconnects, and the notes sound again."""
+    with jt.JackServer(RATE, PERIOD, logdir=str(tmp_path)) as server:
+        keyboard = jt.Probe(server, seconds=3.0, name="dx7t-kbd")
+        keyboard.client.activate()
+        player = None
+        try:
+            player, _ = jt.start_player(server, ["--audio-api", "jack", "--midi-api", "jack", "--midi", "dx7t-kbd"],
+                                        str(tmp_path / "player.log"))
+            keyboard.connect(midi=False)
+            keyboard.start_capture()
+            first = keyboard.schedule(0.1, [0x90, 69, 100])
+            keyboard.schedule(0.4, [0x80, 69, 0])
+            keyboard.wait_until(0.6)
+            heard_before = np.abs(keyboard.recorded(0.6)[keyboard.frame_index(first):]).max()
+            keyboard.close()                      # unplugged
+            import time
+
+            time.sleep(2.5)
+            keyboard = jt.Probe(server, seconds=3.0, name="dx7t-kbd")   # plugged in again
+            keyboard.connect(midi=False)
+            time.sleep(2.0)                       # the player looks once a second
+            keyboard.start_capture()
+            again = keyboard.schedule(0.1, [0x90, 69, 100])
+            keyboard.schedule(0.4, [0x80, 69, 0])
+            keyboard.wait_until(0.6)
+            heard_after = np.abs(keyboard.recorded(0.6)[keyboard.frame_index(again):]).max()
+        finally:
+            keyboard.close()
+            stats = jt.stop_player(player) if player is not None else {}
+    assert heard_before > 0.05
+    assert "disappeared" in stats["output"] and "reconnected" in stats["output"], stats["output"]
+    assert heard_after > 0.05
+    assert stats["returncode"] == 0

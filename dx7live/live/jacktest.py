@@ -158,6 +158,7 @@ def stop_player(proc: subprocess.Popen, timeout: float = 10.0) -> Dict:
         if line.startswith("stats "):
             stats = json.loads(line[6:])
     stats["returncode"] = proc.returncode
+    stats["output"] = out
     return stats
 
 
@@ -206,8 +207,9 @@ class Probe:
                 self.capture[off:off + frames] = self.audio_in.get_array()
                 self.captured[off // self.period] = True
 
-    def connect(self, timeout: float = 10.0) -> None:
-        """Activate, and wire MIDI out -> dx7live-midi:in and dx7live:out_0 -> our input."""
+    def connect(self, timeout: float = 10.0, midi: bool = True) -> None:
+        """Activate, and wire MIDI out -> dx7live-midi:in (unless ``midi`` is False: the player
+        connects itself) and dx7live:out_0 -> our input."""
         self.client.activate()
         t0 = time.monotonic()
         while True:
@@ -217,7 +219,8 @@ class Probe:
             if time.monotonic() - t0 > timeout:
                 raise HarnessError(f"player ports not found; ports: {names}")
             time.sleep(0.05)
-        self.client.connect(self.midi_out, f"{PLAYER_MIDI}:in")
+        if midi:
+            self.client.connect(self.midi_out, f"{PLAYER_MIDI}:in")
         self.client.connect(f"{PLAYER_AUDIO}:out_0", self.audio_in)
         time.sleep(0.2)
 
