@@ -40,9 +40,10 @@ def fn_change(param: int, value: int) -> list:
     return [0xF0, 0x43, 0x10, 0x08 | (param >> 7), param & 0x7F, value, 0xF7]
 
 
-@pytest.fixture(scope="module")
-def performance(tmp_path_factory):
-    """Play the script once; return what the probe heard and what was sent."""
+@pytest.fixture(scope="module", params=["native", "portaudio"])
+def performance(request, tmp_path_factory):
+    """Play the script once per audio backend (dx7live's own JACK client; a PortAudio stream on
+    PortAudio's JACK host API); return what the probe heard and what was sent."""
     tmp = tmp_path_factory.mktemp("jack")
     bank_a = tmp / "sines.syx"
     # voice 1: sine at ratio 1; voice 2: ratio 2 (program change); the received bank: ratios 3 and 5
@@ -54,7 +55,8 @@ def performance(tmp_path_factory):
         result["server"] = server.name
         player, line = jt.start_player(
             server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual", "--bank", str(bank_a),
-                     "--record", str(tmp / "take.wav")],
+                     "--record", str(tmp / "take.wav"), "--audio-backend",
+                     "auto" if request.param == "native" else "portaudio"],
             str(tmp / "player.log"))
         result["player"] = player
         probe = jt.Probe(server, seconds=12.0)

@@ -57,6 +57,9 @@ def add_parser(subparsers: Any) -> None:
                    help="frames per callback (default 0 = let the host decide, e.g. JACK's period)")
     g.add_argument("--latency", default="low", metavar="S",
                    help="output latency: low, high, or seconds (default low)")
+    g.add_argument("--audio-backend", choices=["auto", "portaudio"], default="auto",
+                   help="auto (default): on JACK, dx7live's own JACK client renders the audio (one client for "
+                        "MIDI and audio, frame-exact timing); elsewhere a PortAudio stream. portaudio: always PortAudio")
     g.add_argument("--midi-latency", type=float, default=None, metavar="MS",
                    help="extra MIDI-to-sound delay that makes the latency constant (default: two audio periods + 1 ms)")
     g = p.add_argument_group("recording")
@@ -114,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         banks=args.bank, voice=args.voice - 1, midi=args.midi, virtual=args.virtual, midi_api=args.midi_api,
         no_midi=args.no_midi, audio_api=args.audio_api, device=args.device, sample_rate=args.sample_rate,
         polyphony=args.polyphony, blocksize=args.blocksize, latency=latency, channel=channel,
-        master_tune=args.master_tune, gain=args.gain, extra_latency_ms=args.midi_latency, record=args.record)
+        master_tune=args.master_tune, gain=args.gain, extra_latency_ms=args.midi_latency, record=args.record,
+        audio_backend=args.audio_backend)
     display = None
     session = LiveSession(config, on_message=lambda text: display.note(text) if display else None)
 

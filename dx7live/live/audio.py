@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, List, Optional, Union
 
@@ -50,6 +51,12 @@ def portaudio(client_name: str = "dx7live") -> Any:
     global _portaudio
     if _portaudio is not None:
         return _portaudio
+    if "sounddevice" in sys.modules:  # initialised before and released: initialise again
+        sd = sys.modules["sounddevice"]
+        with _quiet_stderr():
+            sd._initialize()
+        _portaudio = sd
+        return sd
     os.environ.setdefault("JACK_NO_START_SERVER", "1")
     try:
         with _quiet_stderr():
@@ -70,6 +77,16 @@ def portaudio(client_name: str = "dx7live") -> Any:
             sd._initialize()
     _portaudio = sd
     return sd
+
+
+def release_portaudio() -> None:
+    """Shut PortAudio down (when our own JACK client plays instead): PortAudio's JACK host API
+    keeps a JACK client open under our name for as long as it is initialised."""
+    global _portaudio
+    if _portaudio is not None:
+        with contextlib.suppress(Exception):
+            _portaudio._terminate()
+        _portaudio = None
 
 
 @dataclass
@@ -191,3 +208,36 @@ class AudioOutput:
             self.stream.stop()
         with contextlib.suppress(Exception):
             self.stream.close()
+
+
+class JackAudioOutput:
+    """Audio on JACK without PortAudio: the native ``_live.JackClient`` renders the host in its own
+    process callback (one JACK client for MIDI in and audio out; the audio timeline is JACK's frame
+    counter). Same interface as :class:`AudioOutput`."""
+
+    def __init__(self, jack_client: Any, device: OutputDevice) -> None:
+        self.client = jack_client
+        self.device = OutputDevice(device.index, f"{jack_client.client_name} (native JACK client)",
+                                   device.hostapi, device.channels, jack_client.sample_rate, 0.0)
+
+    @property
+    def latency(self) -> float:
+        return self.client.buffer_size / self.client.sample_rate
+
+    @property
+    def blocksize(self) -> int:
+        return int(self.client.buffer_size)
+
+    @property
+    def samplerate(self) -> float:
+        return float(self.client.sample_rate)
+
+    def start(self) -> None:
+        """Activate, then connect out_N to the N-th physical output, as PortAudio's JACK client does."""
+        self.client.activate()
+        name = self.client.client_name
+        for i, dest in enumerate(self.client.playback_ports()[:2]):
+            self.client.connect_ports(f"{name}:out_{i}", dest)
+
+    def close(self) -> None:
+        """Nothing to stop here: the session closes the shared JACK client last."""

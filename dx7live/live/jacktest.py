@@ -214,13 +214,15 @@ class Probe:
         t0 = time.monotonic()
         while True:
             names = [p.name for p in self.client.get_ports()]
-            if f"{PLAYER_MIDI}:in" in names and f"{PLAYER_AUDIO}:out_0" in names:
+            midi_in = [p.name for p in self.client.get_ports(is_midi=True, is_input=True)
+                       if p.name.startswith(PLAYER_AUDIO)]
+            if midi_in and f"{PLAYER_AUDIO}:out_0" in names:
                 break
             if time.monotonic() - t0 > timeout:
                 raise HarnessError(f"player ports not found; ports: {names}")
             time.sleep(0.05)
-        if midi:
-            self.client.connect(self.midi_out, f"{PLAYER_MIDI}:in")
+        if midi:  # the player's MIDI input: dx7live:midi_in (native client) or dx7live-midi:in
+            self.client.connect(self.midi_out, midi_in[0])
         self.client.connect(f"{PLAYER_AUDIO}:out_0", self.audio_in)
         time.sleep(0.2)
 

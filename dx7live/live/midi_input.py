@@ -16,7 +16,7 @@ import contextlib
 import os
 import threading
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 API_NAMES = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK"}
 QUEUE_SIZE = 16384          # rtmidi's input queue, in messages (bursts must never overflow it)
@@ -302,17 +302,21 @@ class NativeJackMidi:
 
     def __init__(self, host, handler: Handler, *, port: Optional[str] = None, virtual: bool = False,
                  client_name: str = "dx7live-midi", port_name: str = "in",
-                 on_state: Optional[Callable[[str], None]] = None) -> None:
+                 on_state: Optional[Callable[[str], None]] = None, client: Any = None) -> None:
         from dx7live import _live
 
         self.handler = handler
         self.on_state = on_state or (lambda s: None)
         self.virtual = virtual
         self.client_name = client_name
-        try:
-            self.input = _live.JackMidiInput(host, client_name, port_name)
-        except RuntimeError as exc:
-            raise MidiError(f"no JACK MIDI input: {exc}") from None
+        self.owns_client = client is None  # a client shared with the audio output is closed by its owner
+        if client is not None:
+            self.input = client
+        else:
+            try:
+                self.input = _live.JackClient(host, client_name, port_name)
+            except RuntimeError as exc:
+                raise MidiError(f"no JACK MIDI input: {exc}") from None
         self.source: Optional[str] = None
         self.connected = True
         if virtual:
@@ -322,7 +326,8 @@ class NativeJackMidi:
             index = find_port(sources, port)
             if index is None:
                 listing = ", ".join(repr(p) for p in sources) or "none"
-                self.input.close()
+                if self.owns_client:
+                    self.input.close()
                 what = f"no JACK MIDI port matches {port!r}" if port else "no JACK MIDI output port to connect to"
                 raise MidiError(f"{what} (ports: {listing}); use --virtual to wait for a connection")
             self.source = sources[index]
@@ -347,6 +352,9 @@ class NativeJackMidi:
         return self.input.last_time
 
     def start(self) -> None:
+        if self.source is not None and not self.connected:
+            # a client shared with the audio output can only be connected once it is active
+            self.connected = self.input.connect_from(self.source)
         self._thread = threading.Thread(target=self._run, name="dx7live-jack-midi", daemon=True)
         self._thread.start()
 
@@ -384,8 +392,19 @@ class NativeJackMidi:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
-        with contextlib.suppress(Exception):
-            self.input.close()
+        if self.owns_client:
+            with contextlib.suppress(Exception):
+                self.input.close()
+
+
+def alsa_midi_available() -> bool:
+    """True if an ALSA sequencer client can be opened here."""
+    try:
+        midi_in, _ = create_midi_in("alsa", client_name="dx7live-probe")
+    except MidiError:
+        return False
+    midi_in.delete()
+    return True
 
 
 def open_midi_input(host, handler: Handler, *, api: str = "auto", port: Optional[str] = None,

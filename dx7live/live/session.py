@@ -90,6 +90,7 @@ class LiveConfig:
     master_tune: int = 0
     gain: float = 1.0
     extra_latency_ms: Optional[float] = DEFAULT_EXTRA_LATENCY_MS
+    audio_backend: str = "auto"         # auto: our own JACK client on JACK, PortAudio elsewhere; or portaudio
     record: Optional[str] = None
     client_name: str = "dx7live"
 
@@ -104,6 +105,7 @@ class LiveSession:
         self.midi: Any = None
         self.recorder: Any = None
         self.instrument: Optional[Instrument] = None
+        self.jack_client: Any = None
         self.sample_rate: Optional[float] = None
         self.started = False
 
@@ -115,15 +117,19 @@ class LiveSession:
 
     def start(self) -> None:
         from dx7live import _live
-        from dx7live.live.audio import AudioOutput, choose_device
+        from dx7live.live.audio import AudioError, AudioOutput, JackAudioOutput, choose_device, release_portaudio
 
         cfg = self.config
         banks = load_banks(cfg.banks)
         device = choose_device(cfg.audio_api, cfg.device)
+        native_jack = (cfg.audio_backend != "portaudio" and "jack" in device.hostapi.lower()
+                       and cfg.blocksize == 0 and _live.jack_available())
         sample_rate = float(cfg.sample_rate or device.default_samplerate)
+        if native_jack and cfg.sample_rate and abs(cfg.sample_rate - device.default_samplerate) > 0.5:
+            raise AudioError(f"the JACK server runs at {device.default_samplerate:g} Hz, not {cfg.sample_rate:g} Hz")
         self.sample_rate = sample_rate
         channels = max(1, min(2, device.channels))
-        self.host = _live.Host(sample_rate, cfg.polyphony, channels,
+        self.host = _live.Host(sample_rate, cfg.polyphony, 1 if native_jack else channels,
                                record_capacity_frames=int(sample_rate * 8))
         if cfg.channel is not None:
             self.host.push_channel(cfg.channel, 0.0)
@@ -133,17 +139,33 @@ class LiveSession:
             self.host.push_gain(cfg.gain)
         self.instrument = Instrument(self.host, banks, channel=cfg.channel, program=cfg.voice,
                                      on_message=self.message)
-        if not cfg.no_midi:
-            from dx7live.live.midi_input import open_midi_input
+        from dx7live.live.midi_input import NativeJackMidi, alsa_midi_available, open_midi_input
 
+        jack_midi = native_jack and not cfg.no_midi and (
+            cfg.midi_api == "jack" or (cfg.midi_api == "auto" and not alsa_midi_available()))
+        if native_jack:
+            # one JACK client for MIDI in and audio out (PortAudio's own JACK client would hold our name)
+            release_portaudio()
+            try:
+                self.jack_client = _live.JackClient(self.host, cfg.client_name, "midi_in" if jack_midi else "",
+                                                    audio_ports=channels)
+            except RuntimeError as exc:
+                raise AudioError(f"could not open a JACK client: {exc}") from None
+        if jack_midi:
+            self.midi = NativeJackMidi(self.host, self.instrument.handle, port=cfg.midi, virtual=cfg.virtual,
+                                       client_name=cfg.client_name, on_state=self.message, client=self.jack_client)
+        elif not cfg.no_midi:
             self.midi = open_midi_input(self.host, self.instrument.handle, api=cfg.midi_api, port=cfg.midi,
                                         virtual=cfg.virtual, client_name=f"{cfg.client_name}-midi",
                                         on_state=self.message)
-        self.audio = AudioOutput(self.host, device, sample_rate, blocksize=cfg.blocksize, latency=cfg.latency)
-        if getattr(self.midi, "input", None) is not None and "jack" in device.hostapi.lower() \
-                and cfg.blocksize == 0:
-            # audio and MIDI on one JACK server: one clock (JACK's cycle clock) for both ends
-            self.host.set_jack_clock(self.midi.input)
+        if native_jack:
+            self.audio = JackAudioOutput(self.jack_client, device)
+        else:
+            self.audio = AudioOutput(self.host, device, sample_rate, blocksize=cfg.blocksize, latency=cfg.latency)
+            if getattr(self.midi, "input", None) is not None and "jack" in device.hostapi.lower() \
+                    and cfg.blocksize == 0:
+                # PortAudio on JACK and our JACK MIDI client: time the callback on JACK's frame clock
+                self.host.set_jack_clock(self.midi.input)
         if cfg.record:
             from dx7live.live.recorder import Recorder
 
@@ -167,7 +189,9 @@ class LiveSession:
         while self.host.status()["callbacks"] < 3 and time.monotonic() < deadline:
             time.sleep(0.005)
         st = self.host.status()
-        out_latency = st["output_latency_s"] or self.audio.latency
+        # PortAudio reports its output latency to the callback; our own JACK client renders
+        # straight into the port, so there is none to add
+        out_latency = st["output_latency_s"]
         block = st["block_frames"] or self.audio.blocksize or 256
         period = block / self.audio.samplerate
         extra = self.config.extra_latency_ms
@@ -204,6 +228,10 @@ class LiveSession:
             with contextlib.suppress(Exception):
                 self.midi.stop()
             self.midi = None
+        if self.jack_client is not None:  # the native JACK client (audio and perhaps MIDI) goes last
+            with contextlib.suppress(Exception):
+                self.jack_client.close()
+            self.jack_client = None
         if self.recorder is not None:
             self.recorder.close(keep=self.started)  # a recording that never started is discarded
             self.recorder = None

@@ -1,7 +1,7 @@
 // The live host's audio callback and its producer-side entry points. See host.h for the design.
 #include "host.h"
 
-#include "jack_midi.h"
+#include "jack_client.h"
 
 #include <time.h>
 
@@ -194,7 +194,7 @@ int Host::process(float* out, unsigned long frames_ul, const PaStreamCallbackTim
   double now = clock_override >= 0.0 ? clock_override : static_cast<double>(t0) * 1e-9;
   if (clock_override < 0.0) {
     // on JACK: the start of this cycle from JACK's filtered cycle clock, free of wake-up jitter
-    const JackMidiInput* jc = jack_clock_.load(std::memory_order_acquire);
+    const JackClient* jc = jack_clock_.load(std::memory_order_acquire);
     double cycle_start;
     if (jc != nullptr && jc->cycleStart(&cycle_start)) {
       now = cycle_start;

@@ -33,7 +33,7 @@
 
 namespace dx7live {
 
-class JackMidiInput;
+class JackClient;
 
 // Seconds on CLOCK_MONOTONIC: the clock shared by the MIDI poller and the audio callback.
 double hostClock();
@@ -86,11 +86,12 @@ class Host {
   bool pushNative(const uint8_t* msg, size_t n, double time);
   // Measure the audio timeline on this JACK client's cycle clock (audio on the same JACK server,
   // one callback per JACK cycle); nullptr = the host clock read on callback entry.
-  void setJackClock(const JackMidiInput* input) { jack_clock_.store(input, std::memory_order_release); }
+  void setJackClock(const JackClient* input) { jack_clock_.store(input, std::memory_order_release); }
   void setScheduleLatency(double seconds) { schedule_latency_.store(seconds, std::memory_order_relaxed); }
   double scheduleLatency() const { return schedule_latency_.load(std::memory_order_relaxed); }
   void setRecording(bool on);
   void requestHistogramReset() { hist_reset_.store(true, std::memory_order_release); }
+  void noteXrun() { stats_.xruns.fetch_add(1, std::memory_order_relaxed); }  // from a JACK xrun callback
 
   // ---- consumer side (audio thread) ----------------------------------------------------------
   // `clock_override` >= 0 replaces the host clock reading (tests drive time by hand).
@@ -105,7 +106,7 @@ class Host {
   struct Stats {
     std::atomic<uint64_t> callbacks{0};
     std::atomic<uint64_t> frames{0};
-    std::atomic<uint64_t> xruns{0};            // PortAudio under/overflow flags
+    std::atomic<uint64_t> xruns{0};            // PortAudio under/overflow flags, or JACK xrun callbacks
     std::atomic<uint64_t> late_callbacks{0};   // callback started > 1.5 periods after the previous one
     std::atomic<uint64_t> events_applied{0};
     std::atomic<uint64_t> events_late{0};      // applied after their scheduled frame
@@ -141,7 +142,7 @@ class Host {
   dx7::Synth synth_;
   SpscRing<Event> queue_;         // from Python threads (producer mutex)
   SpscRing<Event> native_queue_;  // from the native JACK MIDI input (single producer)
-  std::atomic<const JackMidiInput*> jack_clock_{nullptr};
+  std::atomic<const JackClient*> jack_clock_{nullptr};
   SpscRing<float> audio_ring_;
   SpscRing<LogEntry> log_ring_;
   std::mutex producer_mutex_;  // serialises Python producers; never taken by the audio thread

@@ -29,7 +29,9 @@ constexpr jack_options_t kNoStartServer = 0x01;
 constexpr jack_options_t kServerName = 0x04;
 constexpr unsigned long kPortIsInput = 0x1;
 constexpr unsigned long kPortIsOutput = 0x2;
+constexpr unsigned long kPortIsPhysical = 0x4;
 constexpr const char* kMidiType = "8 bit raw midi";
+constexpr const char* kAudioType = "32 bit float mono audio";
 
 struct Api {
   jack_client_t* (*client_open)(const char*, jack_options_t, jack_status_t*, ...) = nullptr;
@@ -37,6 +39,9 @@ struct Api {
   jack_port_t* (*port_register)(jack_client_t*, const char*, const char*, unsigned long, unsigned long) = nullptr;
   int (*set_process_callback)(jack_client_t*, int (*)(jack_nframes_t, void*), void*) = nullptr;
   void (*on_shutdown)(jack_client_t*, void (*)(void*), void*) = nullptr;
+  int (*set_xrun_callback)(jack_client_t*, int (*)(void*), void*) = nullptr;
+  char* (*get_client_name)(jack_client_t*) = nullptr;
+  jack_nframes_t (*get_buffer_size)(jack_client_t*) = nullptr;
   int (*activate)(jack_client_t*) = nullptr;
   int (*deactivate)(jack_client_t*) = nullptr;
   void* (*port_get_buffer)(jack_port_t*, jack_nframes_t) = nullptr;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "host.h"
-#include "jack_midi.h"
+#include "jack_client.h"
 
 namespace py = pybind11;
 using dx7live::EventKind;
@@ -31,9 +31,9 @@ double stampOr(double time) { return time < 0.0 ? dx7live::hostClock() : time; }
 
 // Owns the native JACK MIDI input so Python can close it explicitly (before the Host goes).
 struct JackMidiHandle {
-  std::unique_ptr<dx7live::JackMidiInput> input;
+  std::unique_ptr<dx7live::JackClient> input;
   Host* host;
-  dx7live::JackMidiInput& get() {
+  dx7live::JackClient& get() {
     if (!input) throw std::runtime_error("the JACK MIDI input is closed");
     return *input;
   }
@@ -129,7 +129,7 @@ PYBIND11_MODULE(_live, m) {
                h.setJackClock(&input.cast<JackMidiHandle&>().get());
            },
            py::arg("input"),
-           "Measure the audio timeline on the JACK cycle clock of this JackMidiInput (audio on the same "
+           "Measure the audio timeline on the JACK cycle clock of this JackClient (audio on the same "
            "JACK server, blocksize = JACK period), or None for the host clock.")
       .def_property("schedule_latency", &Host::scheduleLatency, &Host::setScheduleLatency,
                     "Seconds from an event's stamp to the moment it is heard (constant-latency scheduling).")
@@ -218,11 +218,13 @@ PYBIND11_MODULE(_live, m) {
            "Run the audio callback once, as PortAudio would (for tests and offline use); returns (frames, channels). "
            "`clock` (seconds on the host clock) stands in for the time the callback reads; default: the real clock.");
 
-  py::class_<JackMidiHandle>(m, "JackMidiInput")
-      .def(py::init([](Host& host, const std::string& client, const std::string& port, const std::string& server) {
+  py::class_<JackMidiHandle>(m, "JackClient")
+      .def(py::init([](Host& host, const std::string& client, const std::string& port, const std::string& server,
+                       int audio_ports) {
+             if (audio_ports < 0 || audio_ports > 8) throw py::value_error("audio_ports must be 0..8");
              auto* h = new JackMidiHandle{nullptr, &host};
              try {
-               h->input = std::make_unique<dx7live::JackMidiInput>(&host, client, port, server);
+               h->input = std::make_unique<dx7live::JackClient>(&host, client, port, server, audio_ports);
              } catch (...) {
                delete h;
                throw;
@@ -230,9 +232,21 @@ PYBIND11_MODULE(_live, m) {
              return h;
            }),
            py::arg("host"), py::arg("client_name") = "dx7live-midi", py::arg("port_name") = "in",
-           py::arg("server_name") = "", py::keep_alive<1, 2>(),
-           "A JACK client with one MIDI input port; notes and controllers go straight to `host`'s queue "
-           "from JACK's thread, program change / bank select / sysex wait in a ring for read().")
+           py::arg("server_name") = "", py::arg("audio_ports") = 0, py::keep_alive<1, 2>(),
+           "A native JACK client. With a MIDI port (port_name non-empty): notes and controllers go straight "
+           "to `host`'s queue from JACK's thread, program change / bank select / sysex wait in a ring for "
+           "read(). With audio_ports > 0: renders `host` (1 channel) into out_0.. in JACK's thread once "
+           "activate() is called.")
+      .def("activate", [](JackMidiHandle& h) { h.get().activate(); })
+      .def_property_readonly("client_name", [](JackMidiHandle& h) { return h.get().clientName(); })
+      .def_property_readonly("buffer_size", [](JackMidiHandle& h) { return h.get().bufferSize(); })
+      .def_property_readonly("sample_rate", [](JackMidiHandle& h) { return h.get().sampleRate(); })
+      .def_property_readonly("xruns", [](JackMidiHandle& h) { return h.get().xruns(); })
+      .def_property_readonly("has_midi", [](JackMidiHandle& h) { return h.get().hasMidi(); })
+      .def("connect_ports",
+           [](JackMidiHandle& h, const std::string& a, const std::string& b) { return h.get().connectPorts(a, b); },
+           py::arg("source"), py::arg("destination"))
+      .def("playback_ports", [](JackMidiHandle& h) { return h.get().playbackPorts(); })
       .def_property_readonly("port_name", [](JackMidiHandle& h) { return h.get().portName(); })
       .def("sources", [](JackMidiHandle& h) { return h.get().sources(); }, "MIDI output ports on the server.")
       .def("connect_from", [](JackMidiHandle& h, const std::string& src) { return h.get().connectFrom(src); },

@@ -1,5 +1,5 @@
-// Native JACK MIDI input (see jack_midi.h) and the dlopen'ed JACK API (jack_api.h).
-#include "jack_midi.h"
+// Native JACK MIDI input (see jack_client.h) and the dlopen'ed JACK API (jack_api.h).
+#include "jack_client.h"
 
 #include <dlfcn.h>
 
@@ -36,6 +36,9 @@ const Api* load(const char** why) {
     sym(api.port_register, "jack_port_register");
     sym(api.set_process_callback, "jack_set_process_callback");
     sym(api.on_shutdown, "jack_on_shutdown");
+    sym(api.set_xrun_callback, "jack_set_xrun_callback");
+    sym(api.get_client_name, "jack_get_client_name");
+    sym(api.get_buffer_size, "jack_get_buffer_size");
     sym(api.activate, "jack_activate");
     sym(api.deactivate, "jack_deactivate");
     sym(api.port_get_buffer, "jack_port_get_buffer");
@@ -80,8 +83,8 @@ bool engineMessage(const uint8_t* d, size_t n) {
 
 }  // namespace
 
-JackMidiInput::JackMidiInput(Host* host, const std::string& client_name, const std::string& port_name,
-                             const std::string& server_name)
+JackClient::JackClient(Host* host, const std::string& client_name, const std::string& port_name,
+                       const std::string& server_name, int audio_ports)
     : host_(host), to_python_(kPythonRingBytes), record_scratch_(new uint8_t[kRecordHeader + kMaxRecord]) {
   const char* why = nullptr;
   api_ = jackabi::load(&why);
@@ -95,37 +98,73 @@ JackMidiInput::JackMidiInput(Host* host, const std::string& client_name, const s
     client_ = api_->client_open(client_name.c_str(), jackabi::kNoStartServer | jackabi::kServerName, &status,
                                 server_name.c_str());
   if (client_ == nullptr) throw std::runtime_error("no JACK server running (could not open a JACK client)");
-  port_ = api_->port_register(client_, port_name.c_str(), jackabi::kMidiType, jackabi::kPortIsInput, 0);
-  if (port_ == nullptr) {
-    api_->client_close(client_);
-    throw std::runtime_error("could not register JACK MIDI port " + port_name);
+  if (!port_name.empty()) {
+    port_ = api_->port_register(client_, port_name.c_str(), jackabi::kMidiType, jackabi::kPortIsInput, 0);
+    if (port_ == nullptr) {
+      api_->client_close(client_);
+      throw std::runtime_error("could not register JACK MIDI port " + port_name);
+    }
+  }
+  for (int i = 0; i < audio_ports; ++i) {
+    const std::string name = "out_" + std::to_string(i);
+    jackabi::jack_port_t* p =
+        api_->port_register(client_, name.c_str(), jackabi::kAudioType, jackabi::kPortIsOutput, 0);
+    if (p == nullptr) {
+      api_->client_close(client_);
+      throw std::runtime_error("could not register JACK audio port " + name);
+    }
+    audio_.push_back(p);
   }
   rate_ = static_cast<double>(api_->get_sample_rate(client_));
+  if (!audio_.empty() && host_->channels() != 1) {
+    api_->client_close(client_);
+    throw std::runtime_error("a JACK audio client needs a 1-channel Host");
+  }
   recalibrate();
-  api_->set_process_callback(client_, &JackMidiInput::processThunk, this);
-  api_->on_shutdown(client_, &JackMidiInput::shutdownThunk, this);
-  if (api_->activate(client_) != 0) {
-    api_->client_close(client_);
-    throw std::runtime_error("could not activate the JACK MIDI client");
-  }
+  api_->set_process_callback(client_, &JackClient::processThunk, this);
+  api_->on_shutdown(client_, &JackClient::shutdownThunk, this);
+  api_->set_xrun_callback(client_, &JackClient::xrunThunk, this);
+  if (audio_.empty()) activate();  // MIDI only: run at once; with audio, Python calls activate()
 }
 
-JackMidiInput::~JackMidiInput() {
+void JackClient::activate() {
+  if (active_) return;
+  if (!audio_.empty()) host_->setJackClock(this);
+  if (api_->activate(client_) != 0) throw std::runtime_error("could not activate the JACK client");
+  active_ = true;
+}
+
+int JackClient::xrunThunk(void* arg) {
+  auto* self = static_cast<JackClient*>(arg);
+  self->xruns_.fetch_add(1, std::memory_order_relaxed);
+  if (!self->audio_.empty()) self->host_->noteXrun();
+  return 0;
+}
+
+std::string JackClient::clientName() const {
+  const char* n = api_->get_client_name(client_);
+  return n != nullptr ? std::string(n) : std::string();
+}
+
+uint32_t JackClient::bufferSize() const { return api_->get_buffer_size(client_); }
+
+JackClient::~JackClient() {
   if (client_ != nullptr) {
-    if (!shut_down_.load()) api_->deactivate(client_);
+    if (active_ && !shut_down_.load()) api_->deactivate(client_);
+    host_->setJackClock(nullptr);
     api_->client_close(client_);
   }
 }
 
-void JackMidiInput::shutdownThunk(void* arg) {
-  static_cast<JackMidiInput*>(arg)->shut_down_.store(true, std::memory_order_release);
+void JackClient::shutdownThunk(void* arg) {
+  static_cast<JackClient*>(arg)->shut_down_.store(true, std::memory_order_release);
 }
 
-int JackMidiInput::processThunk(jackabi::jack_nframes_t nframes, void* arg) {
-  return static_cast<JackMidiInput*>(arg)->process(nframes);
+int JackClient::processThunk(jackabi::jack_nframes_t nframes, void* arg) {
+  return static_cast<JackClient*>(arg)->process(nframes);
 }
 
-void JackMidiInput::recalibrate() {
+void JackClient::recalibrate() {
   // JACK's frame counter -> host clock: seconds = frames / rate + offset. The offset comes from the
   // tightest of a few bracketed readings of jack_frame_time (the frame at this instant); later
   // readings move it gently, following any drift between the sample clock and CLOCK_MONOTONIC
@@ -153,13 +192,13 @@ void JackMidiInput::recalibrate() {
   calibrated_ = true;
 }
 
-double JackMidiInput::framesToHost(uint32_t frames) const {
+double JackClient::framesToHost(uint32_t frames) const {
   double f = static_cast<double>(frames) + frame_epoch_;
   if (frames < last_frame_ && last_frame_ - frames > 0x80000000u) f += 4294967296.0;  // wrapped since
   return f / rate_ + clock_offset_.load(std::memory_order_relaxed);
 }
 
-bool JackMidiInput::cycleStart(double* start_seconds) const {
+bool JackClient::cycleStart(double* start_seconds) const {
   jackabi::jack_nframes_t frames;
   jackabi::jack_time_t current, next;
   float period;
@@ -170,7 +209,7 @@ bool JackMidiInput::cycleStart(double* start_seconds) const {
   return true;
 }
 
-void JackMidiInput::route(const uint8_t* data, size_t size, double time) {
+void JackClient::route(const uint8_t* data, size_t size, double time) {
   messages_.fetch_add(1, std::memory_order_relaxed);
   uint32_t packed = 0;
   for (size_t i = 0; i < 3 && i < size; ++i) packed |= static_cast<uint32_t>(data[i]) << (8 * i);
@@ -192,10 +231,21 @@ void JackMidiInput::route(const uint8_t* data, size_t size, double time) {
   to_python_.pushMany(record_scratch_.get(), kRecordHeader + len);
 }
 
-int JackMidiInput::process(jackabi::jack_nframes_t nframes) {
+int JackClient::process(jackabi::jack_nframes_t nframes) {
+  if (port_ != nullptr) processMidi(nframes);
+  if (!audio_.empty()) {
+    float* first = static_cast<float*>(api_->port_get_buffer(audio_[0], nframes));
+    host_->process(first, nframes, nullptr, 0);
+    for (size_t i = 1; i < audio_.size(); ++i)
+      std::memcpy(api_->port_get_buffer(audio_[i], nframes), first, sizeof(float) * nframes);
+  }
+  return 0;
+}
+
+void JackClient::processMidi(jackabi::jack_nframes_t nframes) {
   void* buf = api_->port_get_buffer(port_, nframes);
   const uint32_t count = api_->midi_get_event_count(buf);
-  if (count == 0) return 0;
+  if (count == 0) return;
   jackabi::jack_nframes_t cycle_frames;
   jackabi::jack_time_t current, next;
   float period_usecs;
@@ -207,10 +257,9 @@ int JackMidiInput::process(jackabi::jack_nframes_t nframes) {
     if (api_->midi_event_get(&ev, buf, i) != 0 || ev.size == 0) continue;
     route(ev.buffer, ev.size, start + ev.time / rate_);  // the event's own frame, exactly
   }
-  return 0;
 }
 
-size_t JackMidiInput::readForPython(std::vector<std::pair<std::string, double>>* out, size_t max_messages) {
+size_t JackClient::readForPython(std::vector<std::pair<std::string, double>>* out, size_t max_messages) {
   size_t n = 0;
   uint8_t header[kRecordHeader];
   while (n < max_messages && to_python_.sizeApprox() >= kRecordHeader) {
@@ -227,9 +276,9 @@ size_t JackMidiInput::readForPython(std::vector<std::pair<std::string, double>>*
   return n;
 }
 
-std::string JackMidiInput::portName() const { return api_->port_name(port_); }
+std::string JackClient::portName() const { return port_ != nullptr ? api_->port_name(port_) : std::string(); }
 
-std::vector<std::string> JackMidiInput::sources() const {
+std::vector<std::string> JackClient::sources() const {
   std::vector<std::string> out;
   const char** ports = api_->get_ports(client_, nullptr, jackabi::kMidiType, jackabi::kPortIsOutput);
   if (ports == nullptr) return out;
@@ -238,13 +287,29 @@ std::vector<std::string> JackMidiInput::sources() const {
   return out;
 }
 
-bool JackMidiInput::connectFrom(const std::string& source) {
+bool JackClient::connectFrom(const std::string& source) {
+  if (port_ == nullptr) return false;
   const int rc = api_->connect(client_, source.c_str(), portName().c_str());
   return rc == 0 || rc == 17;  // 17 = EEXIST: already connected
 }
 
-bool JackMidiInput::isConnectedTo(const std::string& source) const {
-  return api_->port_connected_to(port_, source.c_str()) != 0;
+bool JackClient::connectPorts(const std::string& source, const std::string& destination) {
+  const int rc = api_->connect(client_, source.c_str(), destination.c_str());
+  return rc == 0 || rc == 17;
+}
+
+std::vector<std::string> JackClient::playbackPorts() const {
+  std::vector<std::string> out;
+  const char** ports = api_->get_ports(client_, nullptr, jackabi::kAudioType,
+                                       jackabi::kPortIsInput | jackabi::kPortIsPhysical);
+  if (ports == nullptr) return out;
+  for (const char** p = ports; *p != nullptr; ++p) out.emplace_back(*p);
+  api_->free_(ports);
+  return out;
+}
+
+bool JackClient::isConnectedTo(const std::string& source) const {
+  return port_ != nullptr && api_->port_connected_to(port_, source.c_str()) != 0;
 }
 
 }  // namespace dx7live

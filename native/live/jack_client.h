@@ -1,5 +1,11 @@
-// Native JACK MIDI input: a JACK client with one MIDI input port whose process callback (JACK's
-// real-time thread) stamps every event with its exact time and routes it without Python:
+// A native JACK client for live play: an optional MIDI input port and optional audio outputs.
+//
+// Audio: with audio ports, the client's process callback (JACK's real-time thread) renders the
+// Host directly into the port buffers: on JACK this replaces PortAudio's client, so MIDI in and
+// audio out are one client, one context switch per cycle, and the audio timeline is the JACK
+// frame counter itself.
+//
+// MIDI: the process callback stamps every event with its exact time and routes it without Python:
 //
 //   * channel messages the engine plays (notes, controllers except bank select, pitch bend,
 //     pressure) go straight into the Host's native event queue;
@@ -27,18 +33,29 @@
 
 namespace dx7live {
 
-class JackMidiInput {
+class JackClient {
  public:
-  // Opens client `client_name` on server `server_name` (empty: the default server) with an input
-  // port `port_name`. Throws std::runtime_error with a readable reason on failure.
-  JackMidiInput(Host* host, const std::string& client_name, const std::string& port_name,
-                const std::string& server_name);
-  ~JackMidiInput();
+  // Opens client `client_name` on server `server_name` (empty: the default server) with a MIDI
+  // input port `port_name` (empty: none) and `audio_ports` audio outputs out_0.. (0: none; the
+  // Host must then have 1 channel, copied to every port). Throws std::runtime_error with a
+  // readable reason on failure.
+  JackClient(Host* host, const std::string& client_name, const std::string& port_name,
+             const std::string& server_name, int audio_ports);
+  bool hasMidi() const { return port_ != nullptr; }
+  std::string clientName() const;
+  uint32_t bufferSize() const;
+  double sampleRate() const { return rate_; }
+  uint64_t xruns() const { return xruns_.load(std::memory_order_relaxed); }
+  // Start the audio: make the Host time its callback on our frame clock, then activate.
+  void activate();
+  ~JackClient();
 
   std::string portName() const;
   std::vector<std::string> sources() const;          // MIDI output ports of other clients
   bool connectFrom(const std::string& source);         // connect source -> our input
   bool isConnectedTo(const std::string& source) const;
+  bool connectPorts(const std::string& source, const std::string& destination);
+  std::vector<std::string> playbackPorts() const;    // physical audio outputs (system:playback_N)
   // Drain messages routed to Python: (bytes, time) pairs appended to out; returns count.
   size_t readForPython(std::vector<std::pair<std::string, double>>* out, size_t max_messages);
   // Offset host clock - JACK clock (seconds), re-measured by Python now and then.
@@ -54,7 +71,9 @@ class JackMidiInput {
  private:
   static int processThunk(jackabi::jack_nframes_t nframes, void* arg);
   static void shutdownThunk(void* arg);
+  static int xrunThunk(void* arg);
   int process(jackabi::jack_nframes_t nframes);
+  void processMidi(jackabi::jack_nframes_t nframes);
   void route(const uint8_t* data, size_t size, double time);
   double framesToHost(uint32_t frames) const;
 
@@ -62,6 +81,9 @@ class JackMidiInput {
   Host* host_;
   jackabi::jack_client_t* client_ = nullptr;
   jackabi::jack_port_t* port_ = nullptr;
+  std::vector<jackabi::jack_port_t*> audio_;
+  bool active_ = false;
+  std::atomic<uint64_t> xruns_{0};
   SpscRing<uint8_t> to_python_;   // records: [double time][uint32 length][bytes]
   std::unique_ptr<uint8_t[]> record_scratch_;  // one record is assembled here, then published whole
   // JACK frame counter -> host clock (seconds = (frames + epoch) / rate + offset); the offset and
