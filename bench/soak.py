@@ -4,11 +4,15 @@ MIDI-to-audio latency, next to a trivial C JACK client (jack_simple_client) as t
 
     nice python bench/soak.py [--seconds 60] [--periods 64,128] [--rate 48000] [--json FILE]
 
-For each period, three runs of --seconds each (baseline, dx7live, baseline again, to bracket the
-machine's drifting load), in the same conditions:
+For each period, four runs of --seconds each (baseline, dx7live with its own JACK client,
+dx7live through PortAudio, baseline again, to bracket the machine's drifting load), in the same
+conditions:
   baseline  jack_simple_client + a separate Python process with a CPU-bound thread that also
             provokes the garbage collector (the C client has no Python of its own to disturb)
   dx7live   `dx7live play` whose own process runs that CPU-bound, GC-provoking thread
+            (default audio backend on JACK: one native JACK client; and --audio-backend portaudio)
+Note: with the native client the probe and the player form a graph cycle (MIDI one way, audio
+the other), which JACK resolves with one period of delay: its latency figures include that period.
 A probe client sends 16-note chords over JACK MIDI at exact frames (on period boundaries, as
 RtMidi-based senders do), retriggers them, releases them, once a second, and captures the output.
 Reported: xruns seen by the probe (the server's xrun callback) and logged by jackd; for dx7live
@@ -170,15 +174,20 @@ def run_baseline(period: int, rate: int, seconds: float, logdir: str) -> dict:
                 jackd_xrun_lines=lines)
 
 
-def run_dx7live(period: int, rate: int, seconds: float, logdir: str) -> dict:
+def run_dx7live(period: int, rate: int, seconds: float, logdir: str, backend: str = "auto",
+                load_inside: bool = True) -> dict:
+    os.makedirs(logdir, exist_ok=True)
     bank = os.path.join(logdir, "soak.syx")
     with open(bank, "wb") as f:
         f.write(jt.bank_sysex([soak_voice()]))
     with jt.JackServer(rate, period, logdir=logdir) as server:
         player, _ = jt.start_player(
-            server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual", "--bank", bank],
+            server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual", "--bank", bank,
+                     "--audio-backend", backend],
             os.path.join(logdir, "player.log"),
-            command=[sys.executable, os.path.abspath(__file__), "player"])
+            command=[sys.executable, os.path.abspath(__file__), "player" if load_inside else "plain"])
+        load = None if load_inside else subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "load"], env=server.env, preexec_fn=os.setpgrp)
         probe = jt.Probe(server, seconds=seconds + 2)
         try:
             probe.connect()
@@ -192,8 +201,10 @@ def run_dx7live(period: int, rate: int, seconds: float, logdir: str) -> dict:
         finally:
             probe.close()
             stats = jt.stop_player(player)
+            jt.stop_process(load)
     lat, skipped = latencies(probe, x, sends, rate)
-    return dict(client="dx7live", period=period, seconds=seconds, probe_xruns=xruns, jackd_xrun_lines=lines,
+    return dict(client="dx7live" if backend == "auto" else "dx7live-portaudio", period=period,
+                load="inside the player" if load_inside else "separate process", seconds=seconds, probe_xruns=xruns, jackd_xrun_lines=lines,
                 player_xrun_flags=stats.get("xruns"), late_callbacks=stats.get("late_callbacks"),
                 events_late=stats.get("events_late"), events_applied=stats.get("events_applied"),
                 callback_ms={k: round(v * 1e3, 4) for k, v in stats.get("callback_s", {}).items()},
@@ -208,11 +219,17 @@ def main() -> int:
         return player_main(sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "load":
         return load_main()
+    if len(sys.argv) > 1 and sys.argv[1] == "plain":  # the player without the load inside
+        from dx7live.cli import main as cli_main
+
+        return cli_main(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--periods", default="64,128")
     ap.add_argument("--rate", type=int, default=48000)
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--load-outside", action="store_true",
+                    help="run the busy Python thread in a separate process for dx7live too (diagnosis)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     if jt.jackd_path() is None:
@@ -221,9 +238,11 @@ def main() -> int:
     results = []
     for period in [int(p) for p in args.periods.split(",")]:
         logdir = f"/tmp/dx7soak-{os.getpid()}-{period}"
-        os.makedirs(logdir, exist_ok=True)
         # baseline, dx7live, baseline again: the machine's load drifts, so bracket the run
-        runs = [("base", run_baseline), ("dx7", run_dx7live), ("base2", run_baseline)]
+        inside = not args.load_outside
+        runs = [("base", run_baseline), ("dx7", lambda *a: run_dx7live(*a, load_inside=inside)),
+                ("dx7pa", lambda *a: run_dx7live(*a, backend="portaudio", load_inside=inside)),
+                ("base2", run_baseline)]
         for tag, fn in runs:
             if args.no_baseline and fn is run_baseline:
                 continue

@@ -40,10 +40,16 @@ def fn_change(param: int, value: int) -> list:
     return [0xF0, 0x43, 0x10, 0x08 | (param >> 7), param & 0x7F, value, 0xF7]
 
 
-@pytest.fixture(scope="module", params=["native", "portaudio"])
+BACKENDS = {  # name -> play options
+    "native": ["--audio-backend", "auto", "--midi-backend", "auto"],        # one native JACK client
+    "portaudio": ["--audio-backend", "portaudio", "--midi-backend", "auto"],  # PortAudio + native MIDI
+    "rtmidi": ["--audio-backend", "portaudio", "--midi-backend", "rtmidi"],   # PortAudio + polled rtmidi
+}
+
+
+@pytest.fixture(scope="module", params=list(BACKENDS))
 def performance(request, tmp_path_factory):
-    """Play the script once per audio backend (dx7live's own JACK client; a PortAudio stream on
-    PortAudio's JACK host API); return what the probe heard and what was sent."""
+    """Play the script once per backend combination; return what the probe heard and what was sent."""
     tmp = tmp_path_factory.mktemp("jack")
     bank_a = tmp / "sines.syx"
     # voice 1: sine at ratio 1; voice 2: ratio 2 (program change); the received bank: ratios 3 and 5
@@ -55,8 +61,7 @@ def performance(request, tmp_path_factory):
         result["server"] = server.name
         player, line = jt.start_player(
             server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual", "--bank", str(bank_a),
-                     "--record", str(tmp / "take.wav"), "--audio-backend",
-                     "auto" if request.param == "native" else "portaudio"],
+                     "--record", str(tmp / "take.wav")] + BACKENDS[request.param],
             str(tmp / "player.log"))
         result["player"] = player
         probe = jt.Probe(server, seconds=12.0)
@@ -115,6 +120,7 @@ def performance(request, tmp_path_factory):
     result["sent"] = {k: (v if isinstance(v, list) else probe.frame_index(v)) for k, v in sent.items()}
     result["sent"]["timing"] = [probe.frame_index(f) for f in sent["timing"]]
     result["rate"] = RATE
+    result["backend"] = request.param
     return result
 
 
@@ -190,6 +196,11 @@ def test_timing_constant_latency(performance):
           f"spread {lat.max() - lat.min():.3f} ms over {len(lat)} notes ({skipped} skipped)")
     assert len(lat) >= 12, f"only {len(lat)} of 24 timing notes could be measured"
     assert np.median(lat) < 30.0
+    if performance["backend"] == "rtmidi":
+        # RtMidi stamps a message with the time of the JACK cycle that delivered it, not its own
+        # frame: up to one period of spread
+        assert np.percentile(lat, 90) - lat.min() < PERIOD / RATE * 1e3 + 0.2
+        return
     # constant latency: the native JACK MIDI input stamps each event with its own frame and the
     # callback schedules it on the same frame clock, so 90% of the notes start within 0.2 ms of
     # the earliest (the rest may meet a VM stall)
@@ -211,7 +222,9 @@ def test_annotated_recording(performance):
     assert rate == RATE and len(audio) > 5 * RATE
     events = [json.loads(line) for line in (tmp / "take.midi.jsonl").read_text().splitlines()]
     note_ons = [e for e in events if e["kind"] == "note_on"]
-    assert len(note_ons) == 32  # every note-on sent, each with its frame in the WAV
+    # every note-on sent, each with its frame in the WAV (a JACK xrun can drop the MIDI of the cycle
+    # a client missed, before dx7live sees it)
+    assert 32 - performance["xrun_lines"] <= len(note_ons) <= 32
     assert any(e["kind"] == "voice" and e["name"] == "SINE 3" for e in events)
     for e in note_ons[-24:]:
         seg = audio[e["frame"] - 48: e["frame"] + 480]
@@ -271,3 +284,51 @@ def test_midi_device_unplugged_and_back(tmp_path):
     assert "disappeared" in stats["output"] and "reconnected" in stats["output"], stats["output"]
     assert heard_after > 0.05
     assert stats["returncode"] == 0
+
+
+def test_terminal_display_keys(tmp_path):
+    """On a terminal: the status display shows the voice, -> steps to the next voice, q quits cleanly."""
+    import pty
+    import select
+    import sys
+    import time
+
+    from dx7live.builtin import builtin_bank
+
+    names = [v.name for v in builtin_bank()]
+    with jt.JackServer(RATE, PERIOD, logdir=str(tmp_path)) as server:
+        env = dict(server.env, PYTHONPATH=str(jt.os.path.dirname(jt.os.path.dirname(
+            jt.os.path.dirname(jt.os.path.abspath(jt.__file__))))))
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: dx7live play on the pseudo-terminal
+            os.execve(sys.executable, [sys.executable, "-m", "dx7live", "play", "--no-midi",
+                                       "--audio-api", "jack"], env)
+        out = b""
+
+        def read_for(seconds):
+            nonlocal out
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        out += os.read(fd, 65536)
+                    except OSError:
+                        return
+        try:
+            read_for(6.0)
+            assert names[0].encode() in out, out[-2000:]
+            os.write(fd, b"\x1b[C")       # right arrow: next voice
+            read_for(1.0)
+            assert names[1].encode() in out
+            os.write(fd, b"q")
+            read_for(3.0)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+            os.close(fd)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out[-2000:]
+    assert b"stopped after" in out

@@ -280,6 +280,11 @@ def test_play_with_a_bad_bank_file(tmp_path):
     assert r.returncode == 2 and "bad.syx" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_play_with_a_voice_beyond_the_bank():
+    r = run_cli("play", "--voice", "33", "--no-midi")
+    assert r.returncode == 2 and "has 32 voices" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_play_without_audio_device():
     # no sound card here and the JACK server named above does not exist
     if Path("/dev/snd").exists():

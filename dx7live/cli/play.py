@@ -45,6 +45,9 @@ def add_parser(subparsers: Any) -> None:
                    help="open a virtual input port (dx7live-midi:in) for sequencers and DAWs to connect to")
     g.add_argument("--midi-api", choices=["auto", "alsa", "jack"], default="auto",
                    help="MIDI system (default: ALSA, else JACK when a JACK server runs)")
+    g.add_argument("--midi-backend", choices=["auto", "rtmidi"], default="auto",
+                   help="auto (default): JACK MIDI read natively (frame-exact times, notes never wait for "
+                        "Python), ALSA through python-rtmidi; rtmidi: python-rtmidi (polled) for JACK too")
     g.add_argument("--channel", default="omni", metavar="N",
                    help="receive channel 1-16, or omni (default)")
     g.add_argument("--no-midi", action="store_true", help="no MIDI input (play voices with the keys only)")
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         no_midi=args.no_midi, audio_api=args.audio_api, device=args.device, sample_rate=args.sample_rate,
         polyphony=args.polyphony, blocksize=args.blocksize, latency=latency, channel=channel,
         master_tune=args.master_tune, gain=args.gain, extra_latency_ms=args.midi_latency, record=args.record,
-        audio_backend=args.audio_backend)
+        audio_backend=args.audio_backend, midi_backend=args.midi_backend)
     display = None
     session = LiveSession(config, on_message=lambda text: display.note(text) if display else None)
 

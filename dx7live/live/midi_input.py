@@ -409,16 +409,17 @@ def alsa_midi_available() -> bool:
 
 def open_midi_input(host, handler: Handler, *, api: str = "auto", port: Optional[str] = None,
                     virtual: bool = False, client_name: str = "dx7live-midi",
-                    on_state: Optional[Callable[[str], None]] = None):
+                    on_state: Optional[Callable[[str], None]] = None, native: bool = True):
     """The MIDI input for live play: ALSA through RtMidi (polled), else JACK natively.
 
-    JACK uses the native input when libjack loads (exact timestamps, no Python in the note path)
-    and RtMidi's JACK API otherwise. Raises :class:`MidiError` naming what was tried."""
+    JACK uses the native input when libjack loads and ``native`` is true (exact timestamps, no
+    Python in the note path), RtMidi's JACK API otherwise. Raises :class:`MidiError` naming what
+    was tried."""
     from dx7live import _live
 
     errors = []
     for name in api_order(api):
-        if name == "jack" and _live.jack_available():
+        if name == "jack" and native and _live.jack_available():
             os.environ.setdefault("JACK_NO_START_SERVER", "1")
             try:
                 return NativeJackMidi(host, handler, port=port, virtual=virtual, client_name=client_name,

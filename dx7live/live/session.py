@@ -91,6 +91,7 @@ class LiveConfig:
     gain: float = 1.0
     extra_latency_ms: Optional[float] = DEFAULT_EXTRA_LATENCY_MS
     audio_backend: str = "auto"         # auto: our own JACK client on JACK, PortAudio elsewhere; or portaudio
+    midi_backend: str = "auto"          # auto: native on JACK, python-rtmidi (polled) on ALSA; or rtmidi
     record: Optional[str] = None
     client_name: str = "dx7live"
 
@@ -121,6 +122,8 @@ class LiveSession:
 
         cfg = self.config
         banks = load_banks(cfg.banks)
+        if not 0 <= cfg.voice < len(banks[0].vced):
+            raise BankError(f"--voice {cfg.voice + 1}: {banks[0].name} has {len(banks[0].vced)} voices")
         device = choose_device(cfg.audio_api, cfg.device)
         native_jack = (cfg.audio_backend != "portaudio" and "jack" in device.hostapi.lower()
                        and cfg.blocksize == 0 and _live.jack_available())
@@ -141,7 +144,7 @@ class LiveSession:
                                      on_message=self.message)
         from dx7live.live.midi_input import NativeJackMidi, alsa_midi_available, open_midi_input
 
-        jack_midi = native_jack and not cfg.no_midi and (
+        jack_midi = native_jack and not cfg.no_midi and cfg.midi_backend != "rtmidi" and (
             cfg.midi_api == "jack" or (cfg.midi_api == "auto" and not alsa_midi_available()))
         if native_jack:
             # one JACK client for MIDI in and audio out (PortAudio's own JACK client would hold our name)
@@ -157,7 +160,7 @@ class LiveSession:
         elif not cfg.no_midi:
             self.midi = open_midi_input(self.host, self.instrument.handle, api=cfg.midi_api, port=cfg.midi,
                                         virtual=cfg.virtual, client_name=f"{cfg.client_name}-midi",
-                                        on_state=self.message)
+                                        on_state=self.message, native=cfg.midi_backend != "rtmidi")
         if native_jack:
             self.audio = JackAudioOutput(self.jack_client, device)
         else:
