@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -332,3 +333,23 @@ def test_terminal_display_keys(tmp_path):
             os.close(fd)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out[-2000:]
     assert b"stopped after" in out
+
+
+def test_devices_and_midi_errors_on_jack(tmp_path):
+    """With a JACK server and no ALSA sequencer: `devices` lists JACK audio and MIDI, `play` falls
+    back to JACK MIDI by itself, and a missing MIDI port is a clear message (exit 3), no traceback."""
+    with jt.JackServer(RATE, PERIOD, logdir=str(tmp_path)) as server:
+        env = dict(server.env, PYTHONPATH=str(jt.os.path.dirname(jt.os.path.dirname(
+            jt.os.path.dirname(jt.os.path.abspath(jt.__file__))))))
+
+        def run(*args):
+            return subprocess.run([sys.executable, "-m", "dx7live", *args], capture_output=True, text=True,
+                                  env=env, timeout=60)
+        dev = run("devices")
+        wrong = run("play", "--audio-api", "jack", "--midi", "no-such-keyboard")
+        auto = run("play", "--audio-api", "jack")
+    assert dev.returncode == 0 and "JACK" in dev.stdout, dev.stdout + dev.stderr
+    assert wrong.returncode == 3 and "no-such-keyboard" in wrong.stderr and "Traceback" not in wrong.stderr
+    # auto: no ALSA sequencer here, so JACK MIDI is used; with no source to connect it says so
+    if not os.path.exists("/dev/snd/seq"):
+        assert auto.returncode == 3 and "JACK MIDI" in auto.stderr and "Traceback" not in auto.stderr, auto.stderr

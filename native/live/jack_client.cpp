@@ -181,9 +181,10 @@ void JackClient::recalibrate() {
   }
   const uint32_t f_now = api_->frame_time(client_);
   // the 32-bit frame counter wraps (every 24.8 h at 48 kHz): keep the epoch continuous
-  if (f_now < last_frame_) frame_epoch_ += 4294967296.0;
-  last_frame_ = f_now;
-  best -= frame_epoch_ / rate_;
+  if (f_now < last_frame_.load(std::memory_order_relaxed))
+    frame_epoch_.store(frame_epoch_.load(std::memory_order_relaxed) + 4294967296.0, std::memory_order_relaxed);
+  last_frame_.store(f_now, std::memory_order_relaxed);
+  best -= frame_epoch_.load(std::memory_order_relaxed) / rate_;
   const double old = clock_offset_.load(std::memory_order_relaxed);
   // small differences are drift (follow slowly); a large one is a discontinuity (xrun, server
   // restart of the frame counter): take it at once
@@ -193,8 +194,9 @@ void JackClient::recalibrate() {
 }
 
 double JackClient::framesToHost(uint32_t frames) const {
-  double f = static_cast<double>(frames) + frame_epoch_;
-  if (frames < last_frame_ && last_frame_ - frames > 0x80000000u) f += 4294967296.0;  // wrapped since
+  double f = static_cast<double>(frames) + frame_epoch_.load(std::memory_order_relaxed);
+  const uint32_t last = last_frame_.load(std::memory_order_relaxed);
+  if (frames < last && last - frames > 0x80000000u) f += 4294967296.0;  // wrapped since recalibrate()
   return f / rate_ + clock_offset_.load(std::memory_order_relaxed);
 }
 

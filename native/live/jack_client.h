@@ -90,8 +90,8 @@ class JackClient {
   // epoch are written by recalibrate() (a Python thread), read by the JACK and audio threads
   double rate_ = 48000.0;
   std::atomic<double> clock_offset_{0.0};
-  double frame_epoch_ = 0.0;
-  uint32_t last_frame_ = 0;
+  std::atomic<double> frame_epoch_{0.0};
+  std::atomic<uint32_t> last_frame_{0};
   bool calibrated_ = false;
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> messages_{0};
