@@ -12,10 +12,15 @@ correlations only). The model is a Gaussian copula:
    per-voice shared component so operators of the same role resemble each other as they do in
    real voices (similar envelopes, for instance).
 
-Then every voice is made audible: its loudest carrier is a ratio-mode operator at output level
-80..99 whose envelope reaches a high level (L1 >= 75) quickly enough (R1 >= 40) and which is not
-scaled away at middle C. Everything else keeps its sampled value. The same ``seed`` always gives
-the same voices (NumPy's PCG64), on every platform.
+Then every voice is made audible at middle C: its loudest carrier becomes a ratio-mode operator
+at output level 80..99 whose attack peak (output level and L1 together) is within 15 dB of full
+scale and comes soon enough (R1 >= 40), which does not fall to a low level within milliseconds,
+and whose keyboard level scaling cannot take more than about 6 dB away. Everything else keeps its
+sampled value.
+
+Voice ``i`` of a ``seed`` depends only on ``(seed, i)`` (NumPy PCG64 streams seeded with
+``(seed, block of 1024)``), on every platform: any slice of an unlimited stream can be drawn
+directly with ``start=``.
 
     >>> from dx7live import generate_voices
     >>> bank = generate_voices(1000, seed=7)      # a Bank: bank.vced is uint8[1000, 155]
@@ -28,7 +33,7 @@ import json
 import statistics
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 
@@ -38,8 +43,9 @@ from .voice import CARRIERS, NAME_OFFSET, VCED_SIZE, clamp_vced
 STATS_PATH = Path(__file__).resolve().parent / "data" / "voice_stats.json"
 
 ALGORITHM = 134
+TRANSPOSE = 144
 # Operator block offsets (§1.5).
-_R1, _L1, _LD, _RD, _OL, _MODE, _COARSE, _FINE = 0, 4, 9, 10, 16, 17, 18, 19
+_R1, _L1, _BP, _LD, _RD, _LC, _RC, _OL, _MODE = 0, 4, 8, 9, 10, 11, 12, 16, 17
 _N01 = statistics.NormalDist()
 
 
@@ -101,20 +107,54 @@ def load_stats(path: Union[str, Path, None] = None) -> dict:
         return json.load(f)
 
 
-def generate_vced(n: int, seed: int = 0, stats_path: Union[str, Path, None] = None) -> np.ndarray:
-    """``n`` generated voices as ``uint8[n, 155]`` VCED rows (names ``GEN 000000`` ...).
+CHUNK = 1024   # voices are drawn in blocks of this many, each from its own seeded stream
 
-    The vectorised core of :func:`generate_voices`; see the module docstring for the model.
+
+def voice_name(index: int) -> str:
+    """The generated voice's 10-character name: ``GEN 000042``, then ``GEN1234567``, ``G123456789``."""
+    if index < 10**6:
+        return f"GEN {index:06d}"
+    if index < 10**7:
+        return f"GEN{index:07d}"
+    return f"G{index % 10**9:09d}"
+
+
+def _check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def generate_vced(n: int, seed: int = 0, start: int = 0,
+                  stats_path: Union[str, Path, None] = None) -> np.ndarray:
+    """Voices ``start .. start+n-1`` of the stream for ``seed``, as ``uint8[n, 155]`` VCED rows.
+
+    Voice ``i`` depends only on ``(seed, i)``: ``generate_vced(10, s)`` equals the first ten rows of
+    ``generate_vced(1000, s)``, and ``generate_vced(5, s, start=100)`` gives voices 100..104, so
+    a dataset can draw any slice of an unlimited stream. The vectorised core of
+    :func:`generate_voices`; see the module docstring for the model.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    n = int(n)
+    n = _check_count("n", n)
+    seed = _check_count("seed", seed)
+    start = _check_count("start", start)
     model = _model(str(stats_path or STATS_PATH))
-    rng = np.random.Generator(np.random.PCG64(int(seed)))
-    vced = np.zeros((n, VCED_SIZE), dtype=np.uint8)
+    out = np.zeros((n, VCED_SIZE), dtype=np.uint8)
+    first, last = start // CHUNK, (start + n - 1) // CHUNK
+    for c in range(first, last + 1) if n else ():
+        block = _generate_chunk(model, seed, c)
+        lo, hi = max(start, c * CHUNK), min(start + n, (c + 1) * CHUNK)
+        out[lo - start:hi - start] = block[lo - c * CHUNK:hi - c * CHUNK]
+    if n:
+        names = "".join(voice_name(i) for i in range(start, start + n)).encode("ascii")
+        out[:, NAME_OFFSET:] = np.frombuffer(names, np.uint8).reshape(n, 10)
+    return out
 
+
+def _generate_chunk(model: "_Model", seed: int, chunk: int) -> np.ndarray:
+    """CHUNK voices from the random stream (seed, chunk)."""
+    n = CHUNK
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, chunk])))
+    vced = np.zeros((n, VCED_SIZE), dtype=np.uint8)
     # 1. algorithm
     alg = np.searchsorted(model.alg_cdf, rng.random(n), side="right").clip(0, 31)
     vced[:, ALGORITHM] = alg
@@ -129,17 +169,16 @@ def generate_vced(n: int, seed: int = 0, stats_path: Union[str, Path, None] = No
         ops[role] = cop.values(w_shared * shared + w_own * own)   # [n, 6, 21]
     blocks = np.where(is_carrier[:, :, None], ops["carrier"], ops["modulator"])
     # 4. audibility: fix up the loudest carrier
-    _make_audible(blocks, is_carrier, rng)
+    _make_audible(blocks, is_carrier, vced[:, TRANSPOSE], rng)
     for k in range(6):                                             # OPn = column n-1, stored OP6 first
         base = 21 * (5 - k)
         vced[:, base:base + 21] = blocks[:, k]
-    names = np.frombuffer("".join(f"GEN {i:06d}" for i in range(n)).encode("ascii"), np.uint8)
-    vced[:, NAME_OFFSET:] = names.reshape(n, 10) if n else vced[:, NAME_OFFSET:]
     vced, _ = clamp_vced(vced)   # every sampled value is already in range; this is a safety net
     return vced
 
 
-def _make_audible(blocks: np.ndarray, is_carrier: np.ndarray, rng: np.random.Generator) -> None:
+def _make_audible(blocks: np.ndarray, is_carrier: np.ndarray, transpose: np.ndarray,
+                  rng: np.random.Generator) -> None:
     """Make the loudest carrier of every voice clearly audible at middle C (in place)."""
     n = len(blocks)
     if n == 0:
@@ -151,23 +190,39 @@ def _make_audible(blocks: np.ndarray, is_carrier: np.ndarray, rng: np.random.Gen
     low = op[:, _OL] < 80
     op[low, _OL] = rng.integers(80, 100, size=n)[low]
     op[:, _MODE] = 0                                               # ratio: follows the keyboard
-    quiet = op[:, _L1] < 75
-    op[quiet, _L1] = rng.integers(75, 100, size=n)[quiet]
+    # Output level and L1 together: at most 20 steps (15 dB) below full scale at the attack peak.
+    dim = (99 - op[:, _OL].astype(np.int64)) + (99 - op[:, _L1].astype(np.int64)) > 20
+    op[dim, _OL] = np.maximum(op[dim, _OL], 88)
+    op[dim, _L1] = rng.integers(90, 100, size=n)[dim]
     slow = op[:, _R1] < 40
     op[slow, _R1] = rng.integers(40, 100, size=n)[slow]
-    # Keyboard level scaling can only attenuate by up to a few dB near the breakpoint; deep
-    # scaling far from C3 could silence the note: limit both depths on the main carrier.
-    op[:, _LD] = np.minimum(op[:, _LD], 40)
-    op[:, _RD] = np.minimum(op[:, _RD], 40)
+    # It must not vanish within milliseconds: a fall to a level more than 30 steps (22 dB) below
+    # full scale (L2 or L3 together with the output level) may not be faster than about 60 dB/s
+    # (rate 48, fact sheet §6.3).
+    for lev, rate in ((_L1 + 1, _R1 + 1), (_L1 + 2, _R1 + 2)):
+        low = (99 - op[:, lev].astype(np.int64)) + (99 - op[:, _OL].astype(np.int64)) > 30
+        fast = low & (op[:, rate] > 48)
+        op[fast, rate] = rng.integers(20, 49, size=n)[fast]
+    # Keyboard level scaling on the side of the breakpoint where middle C (after transpose) lies
+    # attenuates by about depth x (distance/3 + 1) x 0.074 dB for the linear curves, less for the
+    # exponential ones (§5.3 example): cap that depth so the note loses at most about 6 dB.
+    key = 60 + transpose.astype(np.int64) - 24
+    bp_note = op[:, _BP].astype(np.int64) + 21
+    cap = 80 // (np.abs(key - bp_note) // 3 + 1)
+    for side, depth, curve in ((bp_note > key, _LD, _LC), (bp_note <= key, _RD, _RC)):
+        deep = side & (op[:, curve] < 2) & (op[:, depth] > cap)
+        op[deep, depth] = (rng.random(n) * (cap + 1)).astype(np.uint8)[deep]
     blocks[rows, main] = op
 
 
-def generate_voices(n: int, seed: int = 0, stats_path: Union[str, Path, None] = None) -> Bank:
-    """``n`` new random voices, deterministic for ``seed``, as a :class:`~dx7live.patchfile.Bank`.
+def generate_voices(n: int, seed: int = 0, start: int = 0,
+                    stats_path: Union[str, Path, None] = None) -> Bank:
+    """``n`` random voices, deterministic for ``seed``, as a :class:`~dx7live.patchfile.Bank`.
 
     The voices are valid (every parameter in range), audible (see the module docstring) and
-    varied; their parameter statistics follow real-world DX7 voices. Names are ``GEN 000000``,
-    ``GEN 000001``, ... (the index within this call). ``bank.vced`` is the ``uint8[n, 155]`` array;
-    ``bank[i]`` a :class:`~dx7live.voice.Voice`.
+    varied; their parameter statistics follow real-world DX7 voices. They are voices
+    ``start .. start+n-1`` of an unlimited stream per seed (voice ``i`` depends only on
+    ``seed`` and ``i``) and are named after their index: ``GEN 000000``, ``GEN 000001``, ...
+    ``bank.vced`` is the ``uint8[n, 155]`` array; ``bank[i]`` a :class:`~dx7live.voice.Voice`.
     """
-    return Bank(generate_vced(n, seed, stats_path))
+    return Bank(generate_vced(n, seed, start, stats_path))

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union, overload
@@ -35,9 +37,13 @@ from dx7live.voice import (NAME_OFFSET, PACKED_SIZE, PARAM_LABELS, VCED_MAX, VCE
 PathLike = Union[str, "os.PathLike[str]"]
 MAX_FILE_BYTES = 256 * 1024 * 1024   # nothing DX7 is this big; refuse instead of filling memory
 # Headerless data is accepted when, per non-empty voice, fewer than this many fields are out of
-# range or unused bits set (see _implausibility). In the corpus, real banks score at most 6.8;
-# other data (another synth's bank, a librarian file) 13 and more, random bytes about 25.
+# range, unused bits set or name characters are control codes (see _row_scores). In the corpus,
+# real banks score at most 6.8; other data (another synth's bank, librarian files read at the
+# wrong offset) 12.9 and more, random bytes about 25.
 PLAUSIBLE_SCORE = 9.0
+# Unpacked (155-byte) voices have no bitfields: every byte is one parameter, so real files score
+# 0 and a looser limit would accept other layouts (a junk 4960-byte file in the corpus scores 2.1).
+PLAUSIBLE_SCORE_VCED = 1.0
 MAX_FIELDS_LISTED = 4
 
 
@@ -252,7 +258,10 @@ def _read_input(path_or_bytes: Union[PathLike, bytes, bytearray, memoryview]) ->
     if path.is_dir():
         raise PatchError(label, "is a directory (use dx7live.patchfile.load_many for folders)")
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise PatchError(label, "not a regular file")
+        size = st.st_size
         if size > MAX_FILE_BYTES:
             raise PatchError(label, f"{size / 1e6:.0f} MB is far too big for DX7 voice data")
         with open(path, "rb") as f:
@@ -377,28 +386,31 @@ def _find_parts(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
     headerless_size = len(buf) % PACKED_SIZE == 0 or len(buf) % VCED_SIZE == 0
     share = _sysex_share(buf) if scan.kinds and not starts_sysex else 0.0
     if scan.kinds and (starts_sysex or share > 0.9 or (not headerless_size and share > 0.5)):
-        only = " only (no voice dump)" if set(scan.kinds) == {"Yamaha parameter change"} else ""
+        only = " only (no voice dump)" if set(scan.kinds) - {sysex.UNCOUNTED} == {"Yamaha parameter change"} else ""
         raise PatchError(label, "not DX7 voice data: " + _kinds_text(scan.kinds) + only)
     raise PatchError(label, _unrecognised_reason(buf))
 
 
 def _sysex_share(buf: bytes) -> float:
     """Rough share of the buffer covered by F0..F7 messages (to tell sysex files from binaries)."""
-    covered, pos = 0, buf.find(b"\xF0")
-    while pos != -1:
+    covered, pos, seen = 0, buf.find(b"\xF0"), 0
+    while pos != -1 and seen < sysex.MAX_LISTED_MESSAGES:
         end = buf.find(b"\xF7", pos + 1)
         if end == -1:
             break
         covered += end + 1 - pos
+        seen += 1
         pos = buf.find(b"\xF0", end + 1)
-    return covered / len(buf)
+    return covered / (pos if seen == sysex.MAX_LISTED_MESSAGES and pos > 0 else len(buf))
 
 
 def _kinds_text(kinds: dict[str, int]) -> str:
-    items = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    items = sorted(((k, n) for k, n in kinds.items() if k != sysex.UNCOUNTED), key=lambda kv: (-kv[1], kv[0]))
     text = ", ".join(f"{n} {k} message{'s' if n > 1 else ''}" for k, n in items[:4])
     if len(items) > 4:
         text += f" and {sum(n for _, n in items[4:])} others"
+    if sysex.UNCOUNTED in kinds:
+        text += " (and more, not counted)"
     return text
 
 
@@ -449,6 +461,15 @@ def _parts_from_dumps(scan: sysex.ScanResult, res: _Result, prefix: str = "") ->
             continue
         raw = np.frombuffer(d.data[:n * width], np.uint8).reshape(n, width)
         offsets = d.offset + 6 + np.arange(n, dtype=np.int64) * width
+        if d.checksum_ok is False:
+            # a failed checksum plus data that does not look like a voice: not a voice at all
+            # (e.g. a librarian's scratch buffer framed as a dump); drop it, say so
+            nonempty = raw.any(axis=1)
+            bad = (_row_scores(raw, d.kind) > PLAUSIBLE_SCORE) & nonempty
+            if bad.sum() > nonempty.sum() // 2:
+                res.problems.append(f"{what}: dropped, its data does not look like DX7 voice data "
+                                    f"(bad checksum and many fields out of range)")
+                continue
         parts.append(_Part(d.kind, raw, offsets, what))
     if scan.kinds:
         res.notes.append("ignored " + _kinds_text(scan.kinds))
@@ -464,7 +485,9 @@ def _find_in_smf(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
                           for track in mid.tracks for msg in track if msg.type == "sysex")
     except Exception as exc:  # mido raises many kinds of errors on damaged files
         res.problems.append(f"damaged MIDI file ({type(exc).__name__}: {exc}); searched its raw bytes")
-        stream = buf
+        # a sysex event is F0 <variable-length size> <data>: drop the size before each Yamaha
+        # dump header so the ordinary scanner finds the dumps in the raw bytes
+        stream = re.sub(rb"\xF0[\x80-\xFF]{0,3}[\x00-\x7F](?=\x43[\x00-\x0F][\x00\x09])", b"\xF0", buf)
     scan = sysex.scan(stream)
     if not scan.dumps:
         what = _kinds_text(scan.kinds) if scan.kinds else "no sysex messages"
@@ -473,20 +496,39 @@ def _find_in_smf(buf: bytes, res: _Result) -> tuple[list[_Part], str]:
 
 
 def _headerless(buf: bytes, res: _Result) -> Optional[_Part]:
-    """Try ``buf`` as N x 128 packed or N x 155 unpacked voices; keep the plausible reading."""
-    candidates = []
+    """Try ``buf`` as N x 128 packed or N x 155 unpacked voices; keep the plausible reading.
+
+    Readings tried: the whole file; if none fits, the layouts some editors write: a 4096-byte
+    bank followed by other data (Dr.T/Steinberg 8192-byte files), a voice every 256 bytes
+    (Transform XSyn 8192-byte .BNK, §1.7), and N voices followed by a few stray bytes (a DOS
+    end-of-file mark). Whatever was skipped is reported.
+    """
     n = len(buf)
-    for width, kind in ((PACKED_SIZE, "raw-packed"), (VCED_SIZE, "raw-vced")):
-        if n % width == 0:
-            raw = np.frombuffer(buf, np.uint8).reshape(n // width, width)
-            candidates.append((_implausibility(raw, kind), kind, raw))
-    if not candidates:
-        return None
-    score, kind, raw = min(candidates, key=lambda c: c[0])
-    if score > PLAUSIBLE_SCORE:
-        return None
-    offsets = np.arange(len(raw), dtype=np.int64) * raw.shape[1]
-    return _Part(kind, raw, offsets, "headerless data")
+    data = np.frombuffer(buf, np.uint8)
+
+    def plain(width: int, count: int, note: str = "") -> tuple[str, np.ndarray, np.ndarray, str]:
+        kind = "raw-packed" if width == PACKED_SIZE else "raw-vced"
+        return kind, data[:count * width].reshape(count, width), np.arange(count, dtype=np.int64) * width, note
+
+    exact = [plain(w, n // w) for w in (PACKED_SIZE, VCED_SIZE) if n and n % w == 0]
+    # (on equal scores the first reading listed wins)
+    alternates = [plain(w, n // w, f"ignored the last {n % w} bytes") for w in (PACKED_SIZE, VCED_SIZE)
+                  if n >= w and 0 < n % w < 16]
+    if n > 4096:
+        alternates.append(plain(PACKED_SIZE, 32, f"read the first 4096 bytes as a bank, ignored the other {n - 4096}"))
+    if n == 8192:
+        alternates.append(("raw-packed", data.reshape(32, 256)[:, :PACKED_SIZE], np.arange(32, dtype=np.int64) * 256,
+                           "one voice every 256 bytes (Transform XSyn layout), the other bytes ignored"))
+    for group in (exact, alternates):
+        scored = [(_implausibility(raw, kind), kind, raw, offsets, note) for kind, raw, offsets, note in group]
+        plausible = [c for c in scored
+                     if c[0] <= (PLAUSIBLE_SCORE if c[1] == "raw-packed" else PLAUSIBLE_SCORE_VCED)]
+        if plausible:
+            _, kind, raw, offsets, note = min(plausible, key=lambda c: c[0])
+            if note:
+                res.notes.append(f"headerless data: {len(raw)} voices; {note}")
+            return _Part(kind, np.ascontiguousarray(raw), offsets, "headerless data")
+    return None
 
 
 _UNUSED_BITS = np.zeros(PACKED_SIZE, np.uint8)   # bits §1.4 leaves unused, per packed byte
@@ -498,21 +540,28 @@ _UNUSED_BITS[110] = 0x60
 _UNUSED_BITS[111] = 0x70
 
 
+def _row_scores(raw: np.ndarray, kind: str) -> np.ndarray:
+    """Per voice: fields out of range + unused bits set + control characters in the name + a
+    tenth of the bytes above 127 (some real banks have many of those; random binary has half
+    its bytes so). All-zero voices (padding) should be left out by the caller."""
+    hi = (raw > 127).sum(axis=1)
+    seven = raw & 0x7F
+    if raw.shape[1] == PACKED_SIZE:
+        vced = unpack_packed(seven, clamp=False)
+        unused = np.count_nonzero(seven & _UNUSED_BITS, axis=1)
+    else:
+        vced, unused = seven, 0
+    out_of_range = np.count_nonzero(vced[:, :NAME_OFFSET] > VCED_MAX[:NAME_OFFSET], axis=1)
+    control_chars = np.count_nonzero(vced[:, NAME_OFFSET:] < 32, axis=1)   # real names: ~never
+    return 0.1 * hi + unused + out_of_range + control_chars
+
+
 def _implausibility(raw: np.ndarray, kind: str) -> float:
-    """Mean count, per non-empty voice, of fields out of range + unused bits set (+ a tenth of
-    the bytes above 127: some real banks have many, random binary has half its bytes so)."""
+    """Mean :func:`_row_scores` over the non-empty voices (inf if all are empty)."""
     nonempty = raw[raw.any(axis=1)]
     if len(nonempty) == 0:
         return float("inf")
-    hi = (nonempty > 127).sum()
-    seven = nonempty & 0x7F
-    if kind == "raw-packed":
-        vced = unpack_packed(seven, clamp=False)
-        unused = np.count_nonzero(seven & _UNUSED_BITS)
-    else:
-        vced, unused = seven, 0
-    out_of_range = np.count_nonzero(vced[:, :NAME_OFFSET] > VCED_MAX[:NAME_OFFSET])
-    return float(0.1 * hi + unused + out_of_range) / len(nonempty)
+    return float(_row_scores(nonempty, kind).mean())
 
 
 def _decode(parts: list[_Part], res: _Result) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:

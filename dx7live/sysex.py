@@ -10,8 +10,9 @@ corpus is scanned in well under a second.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -24,6 +25,14 @@ VMEM_SIZE = 4104
 VMEM_DATA = 4096
 VCED_MSG_SIZE = 163
 VCED_DATA = 155
+MAX_LISTED_MESSAGES = 10_000
+UNCOUNTED = "uncounted"   # key in ScanResult.kinds: more messages followed, not counted
+# a Yamaha message start (F0 43, then sub-status 0-2 and channel): inside a dump's payload it
+# means the dump stopped early (a corrupted data byte F0 is rarely followed by this)
+_YAMAHA_START = re.compile(rb"\xF0\x43[\x00-\x2F]")
+MAX_STRAY_BYTES = 4
+_SHIFTED_HEADER = re.compile(rb"\x43[\x00-\x0F](?:\x09[\x10\x20]\x00|\x00\x01\x1B)")
+_DUMP_HEADER = re.compile(rb"\xF0\x43[\x00-\x0F][\x00\x09]")
 
 
 def checksum(data: bytes | np.ndarray) -> int:
@@ -127,13 +136,49 @@ def scan(buf: bytes) -> ScanResult:
         elif len(h) >= 4 and h[1] == YAMAHA and h[2] >> 4 == 0 and h[3] == FORMAT_VCED and (
                 len(h) < 6 or (h[4], h[5]) == (0x01, 0x1B)):
             nxt = _take(buf, pos, "vced", VCED_DATA, h, dumps)
+        elif _take_shifted(buf, pos, dumps):
+            nxt = pos + 1                                   # the dump is recorded; scan past it
+            nxt = max(nxt, _end_of(dumps[-1], buf))
         else:
             label = _describe(buf, pos)
             kinds[label] = kinds.get(label, 0) + 1
             end = buf.find(b"\xF7", pos + 1)
             nxt = n if end == -1 else end + 1
+            if n_messages > MAX_LISTED_MESSAGES:
+                # enough to describe the file: jump straight to the next DX7 dump header, so a
+                # huge file of other messages costs one regex pass instead of a Python loop
+                m = _DUMP_HEADER.search(buf, nxt)
+                if m is None:
+                    kinds[UNCOUNTED] = 1
+                    break
+                nxt = m.start()
         pos = buf.find(b"\xF0", nxt)
     return ScanResult(dumps, n_messages, kinds)
+
+
+def _take_shifted(buf: bytes, pos: int, dumps: list[Dump]) -> bool:
+    """A dump whose Yamaha header starts a few bytes after its F0 (some librarians insert bytes,
+    e.g. ``F0 81 22 43 00 00 01 1B ...``). Accepted only if its checksum proves the data intact."""
+    m = _SHIFTED_HEADER.search(buf, pos + 2, pos + 2 + MAX_STRAY_BYTES + 6)
+    if m is None or buf.find(b"\xF7", pos + 1, m.start()) != -1:
+        return False
+    virtual = m.start() - 1                                 # where the F0 should have been
+    kind, size = ("vmem", VMEM_DATA) if buf[m.start() + 2] == FORMAT_VMEM else ("vced", VCED_DATA)
+    trial: list[Dump] = []
+    _take(buf, virtual, kind, size, buf[virtual:virtual + 6], trial)
+    if not trial or trial[0].checksum_ok is not True:
+        return False
+    stray = virtual - pos
+    trial[0].problems.insert(0, f"{stray} stray byte{'s' if stray > 1 else ''} between F0 and the Yamaha header "
+                                f"({buf[pos + 1:virtual + 1].hex(' ').upper()}), skipped")
+    dumps.append(trial[0])
+    return True
+
+
+def _end_of(dump: Dump, buf: bytes) -> int:
+    """Where scanning resumes after a complete dump found by :func:`_take_shifted`."""
+    end = dump.offset + 6 + len(dump.data) + 1           # past the checksum
+    return end + 1 if buf[end:end + 1] == b"\xF7" else end
 
 
 def _take(buf: bytes, pos: int, kind: str, size: int, header: bytes, dumps: list[Dump]) -> int:
@@ -148,8 +193,9 @@ def _take(buf: bytes, pos: int, kind: str, size: int, header: bytes, dumps: list
         else:
             problems.append(f"byte count {header[4]:02X} {header[5]:02X} instead of 20 00")
     # A dump that ends early: another Yamaha message starts inside the expected payload
-    # (data bytes are 7-bit, so F0 43 there means the sender stopped), or the file ends.
-    early = payload.find(b"\xF0\x43")
+    # (data bytes are 7-bit, so F0 43 0n there means the sender stopped), or the file ends.
+    m = _YAMAHA_START.search(payload)
+    early = m.start() if m else -1
     if early != -1:
         payload = payload[:early]
         resume = start + early

@@ -82,6 +82,7 @@ def _build_tables() -> tuple[list[str], np.ndarray]:
 
 #: Name of each of the 155 VCED parameters, in VCED order (``op6_r1`` ... ``transpose``, ``name_1``..).
 PARAM_NAMES, VCED_MAX = _build_tables()
+_VCED_LIMIT = np.r_[VCED_MAX[:145], [127] * 10].astype(np.uint8)  # name bytes: 7-bit ASCII
 #: Names of the 145 entries of :meth:`Voice.to_vector` (VCED order, name excluded).
 VECTOR_NAMES = PARAM_NAMES[:N_VECTOR]
 
@@ -185,6 +186,8 @@ def clamp_vced(vced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     arr = _as_2d(vced, VCED_SIZE, "VCED voices")
     if arr.dtype != np.uint8:
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"VCED values must be integers, got {arr.dtype}")
         if arr.size and (np.min(arr) < 0 or np.max(arr) > 255):
             raise ValueError("VCED values must be in 0..255")
         arr = arr.astype(np.uint8)
@@ -349,6 +352,9 @@ class _Operators(Sequence[Operator]):
 class Voice:
     """One DX7 voice: the 155 VCED parameters (§1.5) plus the operator on/off switches.
 
+    ``Voice(vced)`` takes 155 (or 156) valid VCED bytes and raises ``ValueError`` for a value out
+    of range, so a ``Voice`` is always valid; ``Voice()`` is INIT VOICE.
+
     Build one with :meth:`init` (the DX7's INIT VOICE), :meth:`from_vced`, :meth:`from_packed`
     or :meth:`from_vector`; read and edit it by name::
 
@@ -366,6 +372,11 @@ class Voice:
             self._op_on = ALL_OPS_ON
         else:
             data = _vced_bytes(vced)
+            bad = np.flatnonzero(np.frombuffer(data[:VCED_SIZE], np.uint8) > _VCED_LIMIT)
+            if len(bad):  # a Voice is always valid; from_vced(strict=False) clamps instead
+                i = int(bad[0])
+                raise ValueError(f"VCED parameter {i} ({PARAM_NAMES[i]}) is {data[i]}, above its maximum "
+                                 f"{_VCED_LIMIT[i]}")
             self._data = bytearray(data[:VCED_SIZE])
             self._op_on = data[VCED_SIZE] & ALL_OPS_ON if len(data) == 156 else op_on & ALL_OPS_ON
         self._ops = _Operators(self)
@@ -384,20 +395,14 @@ class Voice:
         with ``strict=False`` they are clamped (see :func:`clamp_vced`).
         """
         raw = _vced_bytes(data)
-        arr = np.frombuffer(raw[:VCED_SIZE], dtype=np.uint8)
-        clamped, changed = clamp_vced(arr)
-        if changed.any():
-            if strict:
-                i = int(np.flatnonzero(changed[0])[0])
-                raise ValueError(f"VCED parameter {i} ({PARAM_NAMES[i]}) is {arr[i]}, "
-                                 f"above its maximum {VCED_MAX[i] if i < NAME_OFFSET else 127}")
-            raw = clamped[0].tobytes() + raw[VCED_SIZE:]
-        return cls(raw)
+        if not strict:
+            raw = clamp_vced(np.frombuffer(raw[:VCED_SIZE], np.uint8))[0].tobytes() + raw[VCED_SIZE:]
+        return cls(raw)  # the constructor rejects out-of-range values
 
     @classmethod
     def from_packed(cls, data: BytesLike) -> "Voice":
         """A voice from one 128-byte packed voice (§1.4); fields are masked and clamped."""
-        raw = bytes(np.asarray(data, dtype=np.uint8).ravel()) if not isinstance(data, (bytes, bytearray)) else bytes(data)
+        raw = _flat_bytes(data)
         if len(raw) != PACKED_SIZE:
             raise ValueError(f"a packed voice is {PACKED_SIZE} bytes, got {len(raw)}")
         return cls(unpack_packed(np.frombuffer(raw, dtype=np.uint8))[0].tobytes())
@@ -527,8 +532,10 @@ class Voice:
     def summary(self) -> str:
         """A short character description: carriers, brightness, envelope, LFO."""
         d = self._data
-        carriers = self.carriers
-        mods = [n for n in range(1, 7) if n not in carriers]
+        # Describe what sounds: carriers switched off or at output level 0 say nothing about it.
+        carriers = tuple(n for n in self.carriers
+                         if self.op[n].output_level > 0 and self.op[n].enabled) or self.carriers
+        mods = [n for n in range(1, 7) if n not in self.carriers]
         mod_level = max((self.op[n].output_level for n in mods), default=0)
         bright = "pure" if mod_level < 50 else "mellow" if mod_level < 75 else "bright" if mod_level < 88 else "harsh"
         c1 = self.op[carriers[0]]
@@ -566,14 +573,18 @@ class Voice:
         return (Voice, (self.to_vced156(),))
 
 
-def _vced_bytes(data: BytesLike) -> bytes:
+def _flat_bytes(data: BytesLike) -> bytes:
+    """bytes, or a flat sequence / array of integers 0..255, as bytes."""
     if isinstance(data, (bytes, bytearray, memoryview)):
-        raw = bytes(data)
-    else:
-        arr = np.asarray(data)
-        if arr.ndim != 1 or arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise ValueError("VCED data must be a flat sequence of values 0..255")
-        raw = arr.astype(np.uint8).tobytes()
+        return bytes(data)
+    arr = np.asarray(data)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or arr.size and (arr.min() < 0 or arr.max() > 255):
+        raise ValueError("voice data must be bytes or a flat sequence of integers 0..255")
+    return arr.astype(np.uint8).tobytes()
+
+
+def _vced_bytes(data: BytesLike) -> bytes:
+    raw = _flat_bytes(data)
     if len(raw) not in (VCED_SIZE, VCED_SIZE + 1):
         raise ValueError(f"VCED data is {VCED_SIZE} bytes (or 156 with the operator on/off byte), got {len(raw)}")
     return raw

@@ -49,11 +49,31 @@ def as_vced_array(voices: VoicesLike) -> np.ndarray:
     return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, VCED_SIZE).copy()
 
 
-def _check_target(path: Path, overwrite: bool, inputs: Sequence[PathLike]) -> None:
-    for src in inputs:
-        if _io.same_file(src, path):
-            raise FileExistsError(f"{path}: refusing to overwrite an input file")
-    if path.exists() and not overwrite:
+def _file_ids(paths: Union[Sequence[PathLike], set]) -> set[tuple[int, int]]:
+    """(device, inode) of each existing path: one stat per input, however many targets.
+    (A set is taken to be such ids already.)"""
+    if isinstance(paths, set):
+        return paths
+    ids = set()
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        ids.add((st.st_dev, st.st_ino))
+    return ids
+
+
+def _check_target(path: Path, overwrite: bool, inputs: Union[Sequence[PathLike], set]) -> None:
+    """Refuse to write ``path`` if it is one of ``inputs`` or exists (unless ``overwrite``)."""
+    input_ids = inputs if isinstance(inputs, set) else _file_ids(inputs)
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is not None and (st.st_dev, st.st_ino) in input_ids:
+        raise FileExistsError(f"{path}: refusing to overwrite an input file")
+    if st is not None and not overwrite:
         raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory")
@@ -91,8 +111,9 @@ def save_bank(voices: VoicesLike, path: PathLike, *, split: bool = False, overwr
         width = max(2, len(str(n_banks)))
         suffix = target.suffix or ".syx"
         targets = [target.with_name(f"{target.stem}-{i + 1:0{width}d}{suffix}") for i in range(n_banks)]
+    input_ids = _file_ids(inputs)
     for t in targets:
-        _check_target(t, overwrite, inputs)
+        _check_target(t, overwrite, input_ids)
     for i, t in enumerate(targets):
         _io.atomic_write(t, bank_bytes(vced[i * BANK_SIZE:(i + 1) * BANK_SIZE], channel))
     return targets

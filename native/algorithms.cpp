@@ -53,11 +53,13 @@ struct Table {
     for (int a = 0; a < 32; ++a) {
       Algorithm& g = alg[a];
       for (auto& m : g.mods) m = 0;
+      for (auto& t : g.targets) t = 0;
       g.carriers = 0;
       for (const char* p = kSpecs[a].edges; *p; ++p) {
         if (*p == ' ') continue;
         int from = p[0] - '1', to = p[1] - '1';
         g.mods[to] |= (uint8_t)(1 << from);
+        g.targets[from] |= (uint8_t)(1 << to);
         ++p;
       }
       for (const char* p = kSpecs[a].carriers; *p; ++p) g.carriers |= (uint8_t)(1 << (*p - '1'));

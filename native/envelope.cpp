@@ -81,7 +81,7 @@ void Envelope::complete() {
   }
 }
 
-void Envelope::advance(uint64_t i0, uint64_t i1) {
+void Envelope::advanceSlow(uint64_t i0, uint64_t i1) {
   // Bounded: each pass either consumes the interval or completes a stage/band (≤ ~20 passes).
   while (i0 < i1) {
     if (mode == kSustain || mode == kDone) return;

@@ -44,11 +44,16 @@ struct Envelope {
     mode = kDone;
   }
   bool atRest() const { return mode == kDone; }
+  // Released, below `silent` and never to rise above it again.
+  bool finished(int32_t silent) const { return stage == 3 && lev < silent && target[3] < silent; }
 
   // Advance over the global DX7 sample indices [i0, i1).
-  void advance(uint64_t i0, uint64_t i1);
+  void advance(uint64_t i0, uint64_t i1) {
+    if (mode == kMoving || mode == kHold) advanceSlow(i0, i1);
+  }
 
  private:
+  void advanceSlow(uint64_t i0, uint64_t i1);
   void enter(int s);
   void complete();
 };

@@ -16,10 +16,10 @@
 namespace dx7 {
 namespace {
 
-// §4.1 step 4 subtracts 0x1BA8 from key pitch + pitch EG. With the key-code formula of §4.1 that
-// puts MIDI 69 at V = 0x7F00, one key-code step (256) below the V = 0x8000 = 439.97 Hz the sheet
-// states and verifies (§4.1, §4.2). We calibrate to the stated A4 = 439.97 Hz.
-constexpr int32_t kVoicePitchOffset = 0x1BA8 - 0x100;
+// §4.1 step 4 / §4.5: V = max(0, P + PEG - 0x1BA8) + master tune, where the firmware's master tune
+// value has its centre at 0x100 (so MIDI 69 at centre tune gives V = 0x8000 = 439.97 Hz).
+constexpr int32_t kVoicePitchOffset = 0x1BA8;
+constexpr int32_t kMasterTuneCentre = 0x100;
 
 constexpr float kPhaseScale = 33554432.0f;  // 2^25: a full-scale modulator = ±2 cycles (§5.4)
 
@@ -72,6 +72,8 @@ void Synth::activatePatch() {
   // §1.6 / §11.1: (re)activating a patch resets every voice: OPLVL = 0xFF and key off, so all
   // envelopes release from where they are toward the floor at the new R4; held keys are dropped.
   for (Voice& v : voices_) {
+    if (v.idle) catchUp(v);
+    v.pitch_cache_valid = false;  // fixed/ratio modes may have changed
     v.key_held = false;
     v.sustained = false;
     const int x = std::clamp(v.key / 3 - 7, 0, 31);
@@ -135,6 +137,7 @@ void Synth::reset(uint64_t seed) {
   rr_ = 0;
   last_voice_ = -1;
   last_key_pitch_ = -1;
+  last_key_ = 60;
   mono_count_ = 0;
   mono_target_ = -1;
   mono_up_ = true;
@@ -271,10 +274,19 @@ int32_t Synth::keyPitchOf(int note) const {
   return tables::keyPitch(tables::keyCode(transposedKey(note, patch_.transpose)));
 }
 
-void Synth::wake(Voice& v) {
-  if (!v.idle) return;
+void Synth::catchUp(Voice& v) {
+  // A sleeping voice's envelopes and free-running phases are brought to the present.
+  if (v.idle_since == now_) return;
+  const uint64_t d0 = dx7Clock(v.idle_since), d1 = dx7Clock(now_);
+  for (auto& e : v.eg) e.advance(d0, d1);
   const uint32_t dt = (uint32_t)(now_ - v.idle_since);
   for (int o = 0; o < 6; ++o) v.phase[o] += v.inc[o] * dt;
+  v.idle_since = now_;
+}
+
+void Synth::wake(Voice& v) {
+  if (!v.idle) return;
+  catchUp(v);
   v.idle = false;
 }
 
@@ -288,7 +300,7 @@ void Synth::startVoice(Voice& v, int note, int velocity) {
   v.velocity = velocity;
   v.key = k;
   // Detune (§4.4, Dexed's Mark I curve) from the note's frequency.
-  const double base_log2 = (tables::keyPitch(kc) + 0x4000 - kVoicePitchOffset + master_tune_ + 0x232C - 5804) / 4096.0;
+  const double base_log2 = (tables::keyPitch(kc) + 0x4000 - kVoicePitchOffset + kMasterTuneCentre + master_tune_ + 0x232C - 5804) / 4096.0;
   for (int o = 0; o < 6; ++o) {
     const OperatorParams& op = patch_.op[o];
     // §5.4 operator level at note-on
@@ -311,6 +323,7 @@ void Synth::startVoice(Voice& v, int note, int velocity) {
     v.opmul[o] = std::exp2((op.op_pitch + v.detune[o] - 5804) / 4096.0) * (16777216.0 / sr_);
   }
   if (patch_.osc_sync) v.fb_y1 = v.fb_y2 = 0;
+  v.pitch_cache_valid = false;  // operator ratios and detune changed
   v.peg.keyOn(patch_.peg_level);
   v.key_held = true;
   v.sustained = false;
@@ -352,18 +365,21 @@ void Synth::doNoteOn(int note, int velocity) {
   if (portaActiveForNewNote(false)) {
     if (fn_.portaMode() == 0) {  // retain: glide from the previous note
       v.porta_pitch = last_key_pitch_ >= 0 ? last_key_pitch_ : P;
+      v.gliss_key = last_key_pitch_ >= 0 ? last_key_ : v.key;
     } else {                     // follow: every voice whose key is up glides to the new note
       v.porta_pitch = previous_pitch >= 0 ? previous_pitch : P;
+      if (previous_pitch < 0) v.gliss_key = v.key;
       for (Voice& o : voices_)
         if (!o.key_held && !o.idle) o.porta_target = P;
     }
     v.porta_target = P;
   } else {
     v.porta_pitch = v.porta_target = P;
+    v.gliss_key = v.key;
   }
-  v.gliss_key = v.key;
   lfo_.keyOn(patch_.lfo);  // every key-on in poly (§8.3)
   last_key_pitch_ = P;
+  last_key_ = v.key;
   last_voice_ = idx;
   updatePitch(v);
 }
@@ -382,12 +398,14 @@ void Synth::monoNoteOn(int note, int velocity) {
     const int32_t from = v.porta_pitch;
     startVoice(v, note, velocity);
     const int32_t P = keyPitchOf(note);
-    v.porta_pitch = (portaActiveForNewNote(false) && from >= 0) ? from : P;
+    const bool glide = portaActiveForNewNote(false) && from >= 0;
+    v.porta_pitch = glide ? from : P;
     v.porta_target = P;
-    v.gliss_key = v.key;
+    if (!glide) v.gliss_key = v.key;
     mono_target_ = note;
     lfo_.keyOn(patch_.lfo);
     last_key_pitch_ = P;
+    last_key_ = v.key;
     updatePitch(v);
     return;
   }
@@ -414,6 +432,7 @@ void Synth::setMonoTarget(int note) {
     v.gliss_key = v.key;
   }
   last_key_pitch_ = P;
+  last_key_ = v.key;
   updatePitch(v);
 }
 
@@ -491,7 +510,15 @@ void Synth::updatePitch(Voice& v) {
                          : v.porta_pitch;
   int32_t V = kp + v.peg.level - kVoicePitchOffset;
   if (V < 0) V = 0;
-  V += master_tune_;
+  V += kMasterTuneCentre + master_tune_;
+  // Unchanged pitch inputs since the last update (a held note without vibrato): nothing to do.
+  if (v.pitch_cache_valid && v.pitch_cache[0] == V && v.pitch_cache[1] == pm_lfo_ &&
+      v.pitch_cache[2] == bend_)
+    return;
+  v.pitch_cache_valid = true;
+  v.pitch_cache[0] = V;
+  v.pitch_cache[1] = pm_lfo_;
+  v.pitch_cache[2] = bend_;
   const double ratio_base = std::exp2((V + (pm_lfo_ + bend_) * 0.25) / 4096.0);
   double fixed_base = 0;
   bool have_fixed = false;
@@ -574,14 +601,24 @@ uint64_t Synth::dx7Clock(uint64_t frame) const {
 }
 
 uint64_t Synth::blockEnd(uint64_t t) const {
-  const uint64_t ts = tickFrame(tick_ - 1), te = next_tick_frame_;
-  const uint64_t len = te - ts;
-  const uint64_t pieces = (len + 79) / 80;
-  for (uint64_t j = 1; j <= pieces; ++j) {
-    const uint64_t b = ts + (j * len) / pieces;
-    if (b > t) return b;
+  // Blocks end at the next tick, and are shorter while an envelope moves fast so that the linear
+  // gain interpolation stays within about 128 µsteps (3 dB) of change per block.
+  double frames = kMaxBlock;
+  const double dx7_per_frame = kEgsRate / sr_;
+  for (const Voice& v : voices_) {
+    if (v.idle) continue;
+    for (const Envelope& e : v.eg) {
+      if (e.mode != Envelope::kMoving) continue;
+      const int q = e.q[e.stage];
+      // §6.3 average speed in µsteps per DX7 sample (rising: times the attack-law factor)
+      double speed = (4 + (q & 3)) * std::ldexp(1.0, (q >> 2) - 14);
+      if (e.rising) speed *= 2 + std::max(0, (3840 - e.lev) >> 8);
+      const double f = 128.0 / (speed * dx7_per_frame);
+      if (f < frames) frames = f;
+    }
   }
-  return te;
+  const uint64_t len = (uint64_t)std::max(8.0, frames);
+  return std::min(next_tick_frame_, t + len);
 }
 
 void Synth::syncTo(uint64_t t) {
@@ -641,11 +678,11 @@ void Synth::prepareBlock() {
   for (Voice& v : voices_) {
     if (v.idle) continue;
     if (!v.key_held && !v.sustained) {
+      // Released and every carrier silent for good: the voice sleeps (its modulators' envelopes
+      // and its phases catch up when it wakes).
       bool rest = true;
-      for (int o = 0; o < 6 && rest; ++o) {
-        const Envelope& e = v.eg[o];
-        if (!e.atRest() || (((alg.carriers >> o) & 1) && e.lev >= kSilentLevel)) rest = false;
-      }
+      for (int o = 0; o < 6 && rest; ++o)
+        if (((alg.carriers >> o) & 1) && !v.eg[o].finished(kSilentLevel)) rest = false;
       if (rest) {
         v.idle = true;
         v.idle_since = now_;
@@ -654,11 +691,17 @@ void Synth::prepareBlock() {
       }
     }
     uint8_t silent = 0;
+    uint8_t moving = 0;
     for (int o = 0; o < 6; ++o) {
-      v.la[o] = v.eg[o];
-      v.la[o].advance(d0, d1);
+      int32_t lev1 = v.eg[o].lev;
+      if (!v.eg[o].atRest() && v.eg[o].mode != Envelope::kSustain) {
+        v.la[o] = v.eg[o];
+        v.la[o].advance(d0, d1);
+        lev1 = v.la[o].lev;
+        moving |= (uint8_t)(1 << o);
+      }
       const int e0 = std::clamp(v.eg[o].lev - am[o], 0, 4095);
-      const int e1 = std::clamp(v.la[o].lev - am[o], 0, 4095);
+      const int e1 = std::clamp(lev1 - am[o], 0, 4095);
       if (e0 < kSilentLevel && e1 < kSilentLevel) silent |= (uint8_t)(1 << o);
       const bool carrier = (alg.carriers >> o) & 1;
       const bool int_path = !carrier || ((loop_mask >> o) & 1) || (fb_on && o == alg.fb_op);
@@ -676,11 +719,11 @@ void Synth::prepareBlock() {
         needed |= (uint8_t)(1 << o);
         continue;
       }
-      for (int t = 0; t < o; ++t)
-        if (((alg.mods[t] >> o) & 1) && ((needed >> t) & 1)) needed |= (uint8_t)(1 << o);
+      if (alg.targets[o] & needed) needed |= (uint8_t)(1 << o);  // targets have lower numbers
     }
     if (loop && ((needed >> alg.loop_from) & 1)) needed |= loop_mask;
     v.needed = needed;
+    v.moving = moving;
     v.audible = (needed & alg.carriers) != 0;
   }
   block_ready_ = true;
@@ -703,8 +746,9 @@ void Synth::render(float* out, int frames) {
     now_ = end;
     if (now_ == block_t1_) {
       for (Voice& v : voices_)
-        if (!v.idle)
-          for (int o = 0; o < 6; ++o) v.eg[o] = v.la[o];
+        if (!v.idle && v.moving)
+          for (int o = 0; o < 6; ++o)
+            if ((v.moving >> o) & 1) v.eg[o] = v.la[o];
       eg_time_ = block_t1_;
       block_ready_ = false;
     }
@@ -718,7 +762,7 @@ int Synth::activeVoices() const {
     if (v.idle) continue;
     bool on = v.key_held || v.sustained;
     for (int o = 0; o < 6 && !on; ++o)
-      if (((alg.carriers >> o) & 1) && (v.eg[o].lev >= kSilentLevel || !v.eg[o].atRest())) on = true;
+      if (((alg.carriers >> o) & 1) && !v.eg[o].finished(kSilentLevel)) on = true;
     n += on;
   }
   return n;
@@ -737,14 +781,15 @@ bool Synth::probe(double* pitch_hz, double* carrier_amp) {
                          : v.porta_pitch;
   int32_t V = kp + v.peg.level - kVoicePitchOffset;
   if (V < 0) V = 0;
-  V += master_tune_;
+  V += kMasterTuneCentre + master_tune_;
   *pitch_hz = std::exp2((V + (pm_lfo_ + bend_) * 0.25 + 0x232C - 5804) / 4096.0);
   double amp = 0;
   if (!v.idle) {
     const Algorithm& alg = algorithm(patch_.algorithm);
     const float k = (float)(now_ - block_t0_);
     for (int o = 0; o < 6; ++o) {
-      if (!((alg.carriers >> o) & 1)) continue;
+      // carriers the audio path renders (silent ones, below -90 dB, are skipped there too)
+      if (!((alg.carriers & v.needed) >> o & 1)) continue;
       const float g = v.g0[o] + v.dg[o] * k;
       amp += (double)g / v.scale[o] * ctx_.carrier_scale;
     }

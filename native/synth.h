@@ -2,12 +2,38 @@
 // timed events and block rendering. See docs/architecture.md for the contract.
 //
 // Timing model. Time is counted in output frames since reset. The CPU tick (§0.3, 372.27 Hz
-// effective) falls on frames T_k = floor(k * fs / 372.27); each tick interval is cut into equal
-// blocks of at most 80 frames. Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from
-// block start to block end and operator gains are interpolated linearly across the block; pitch is
-// constant between ticks (stepped, as on the DX7). Events cut a block at their frame. Block
-// boundaries depend only on absolute time and events, never on how render() calls are sized, so
-// any split of the same rendering gives bit-identical output.
+// effective) falls on frames T_k = floor(k * fs / 372.27). A block runs to the next tick (at most
+// 192 frames), shorter while some envelope moves fast (about 3 dB of change per block at most,
+// down to 8 frames). Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from block start
+// to block end and operator gains are interpolated linearly across the block; pitch is constant
+// between ticks (stepped, as on the DX7). Events cut a block at their frame. Block boundaries
+// depend only on absolute time, the synth's state and events, never on how render() calls are
+// sized, so any split of the same rendering gives bit-identical output.
+//
+// Choices where the fact sheet leaves the behaviour open ([UNKNOWN]) or where we deviate:
+// - Key-on starts each operator envelope from its current level (§6.6 recommendation); at power-on
+//   (reset) every level is at the floor (16). A patch (re)load releases every voice toward the
+//   floor with the new R4, as the firmware's OPLVL = 0xFF reset does.
+// - Equal-level ("static") segments hold for Dexed's measured time (§6.5), 1/20 of it when L1 = 0.
+// - Pitch is not quantised to the EGS's 1.17-cent grid; detune follows Dexed's Mark I curve (§4.4),
+//   evaluated at the note's frequency (ratio operators) or at the fixed frequency (fixed ones).
+// - Fixed-frequency operators ignore key, pitch EG, portamento, master tune and LFO, and follow
+//   pitch bend (§4.3 recommendation).
+// - AMS 0..3 scales the AM attenuation by {0, 66, 109, 255}/255 (msfa, §8.6 recommendation).
+// - Algorithms 4/6 with feedback run the true loop; loops and algorithm 32's carrier feedback use
+//   ¼ of the normal feedback gain (Dexed's Mark I calibration, §3, §9).
+// - Pitch EG and portamento run for all voices on every second tick (the firmware splits voices
+//   0-7 / 8-15 over two ticks); LFO, pitch bend and controllers act at the next tick, as on the DX7.
+// - CC7 volume: the top 3 bits pick one of 8 levels, gain = level / 7 (the DAC reference levels'
+//   values are not in the sheet). Program change and polyphonic pressure are ignored.
+// - Voices (§11.1): round robin over voices whose key is not held; when every key is held the new
+//   note is ignored (no stealing, as on the DX7) and counted in ignoredNotes(). A key pressed
+//   again while held takes another voice; its note-off releases every voice holding that key.
+//   CC123 (all notes off) also releases sustained voices.
+// - Free-running oscillator phases and the LFO sample & hold start from values derived from the
+//   reset seed (power-on RAM contents are unknown, §14.6).
+// - Events: a queue of 4096 events (and 64 KB of sysex data); when full, new events are dropped and
+//   counted in droppedEvents().
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -85,6 +111,7 @@ class Synth {
   void monoNoteOff(int note);
   void setMonoTarget(int note);
   void wake(Voice& v);
+  void catchUp(Voice& v);
   void updatePitch(Voice& v);
   bool portaActiveForNewNote(bool legato) const;
   int32_t keyPitchOf(int note) const;
@@ -117,6 +144,7 @@ class Synth {
   int rr_ = 0;                   // round-robin pointer (§11.1)
   int last_voice_ = -1;          // voice of the latest note-on (for probe)
   int32_t last_key_pitch_ = -1;  // key pitch of the previous note (portamento "retain")
+  int last_key_ = 60;            // its transposed key (glissando start)
   uint64_t ignored_notes_ = 0;
   // mono (§11.3)
   int mono_keys_[16];

@@ -11,7 +11,7 @@
 
 namespace dx7 {
 
-constexpr int kMaxBlock = 128;      // longest block between control points (see Synth)
+constexpr int kMaxBlock = 192;      // longest block between control points (see Synth)
 constexpr int kSilentLevel = 40;    // µsteps: below this an operator is treated as silent (-90 dB)
 
 struct RenderContext {
@@ -42,12 +42,15 @@ struct Voice {
   int32_t oplvl[6] = {255, 255, 255, 255, 255, 255};
   uint32_t phase[6] = {0, 0, 0, 0, 0, 0};
   uint32_t inc[6] = {0, 0, 0, 0, 0, 0};
-  int32_t fb_y1 = 0, fb_y2 = 0;   // last two outputs of the feedback (or loop) operator
+  // Feedback history: the self-feedback operator keeps its last two feedback terms (Q32 phase
+  // units, already scaled by the feedback amount); the 4/6 loops keep the last two loop outputs.
+  int32_t fb_y1 = 0, fb_y2 = 0;
 
   // gains over the current block: g(k) = g0 + dg * k, k = frames since the block start
   float g0[6] = {0, 0, 0, 0, 0, 0};
   float dg[6] = {0, 0, 0, 0, 0, 0};
   uint8_t needed = 0;       // operators whose output reaches the audio this block
+  uint8_t moving = 0;       // operators whose envelope moves this block (la holds the end state)
   bool audible = false;
 
   // pitch (4096 units per octave, §4.1)
@@ -58,6 +61,8 @@ struct Voice {
   double detune[6] = {0, 0, 0, 0, 0, 0};  // detune in pitch units, fixed at note-on (§4.4)
   double opmul[6] = {0, 0, 0, 0, 0, 0};   // 2^((op pitch + detune - 5804)/4096) * 2^24 / fs
   float scale[6] = {0, 0, 0, 0, 0, 0};    // gain scale of this block (carrier or phase units)
+  bool pitch_cache_valid = false;         // inc[] is up to date for pitch_cache (V, LFO, bend)
+  int32_t pitch_cache[3] = {0, 0, 0};
 
   // Render `n` frames starting `k0` frames after the block start, adding into out.
   void render(const RenderContext& ctx, float* out, int k0, int n);

@@ -200,7 +200,8 @@ def problems(vs: build_banks.VoiceSource, m: Measures) -> list[str]:
 def render(vced: bytes, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Note C3, velocity 100, held 1 s, 2 s rendered, with dx7live's engine."""
     import dx7live
-    return np.asarray(dx7live.render_note(vced, note=NOTE, velocity=VELOCITY, note_duration=HOLD_S,
+    from dx7live.voice import Voice
+    return np.asarray(dx7live.render_note(Voice(vced), note=NOTE, velocity=VELOCITY, note_duration=HOLD_S,
                                           duration=TOTAL_S, sample_rate=sr))
 
 

@@ -27,7 +27,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 VOICES_PER_BANK = 32
-FAMILIES = ("epiano", "bass", "brass", "bell", "organ", "strings", "pad", "pluck", "lead",
+FAMILIES = ("epiano", "piano", "bass", "brass", "bell", "organ", "strings", "pad", "pluck", "lead", "wind",
             "percussion", "effect")
 PITCH_EXPECT = ("fundamental", "partial", "none")
 ENVELOPE_EXPECT = ("decaying", "percussive", "sustaining", "swelling")

@@ -263,3 +263,82 @@ def test_random_mid_files_never_crash():
             load(data)
         except PatchError:
             pass
+
+
+def test_damaged_midi_file_is_searched_raw():
+    mid = mido.MidiFile()
+    mid.tracks.append(mido.MidiTrack([mido.Message("sysex", data=vmem(15)[1:-1])]))
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    data = bytearray(buf.getvalue())
+    data[18:22] = b"\xFF\xFF\xFF\xFF"      # the track chunk claims an absurd length
+    bank = load(bytes(data))
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(15))
+    assert any("damaged MIDI file" in w for w in bank.warnings)
+
+
+def test_headerless_bank_followed_by_other_data():
+    bank_bytes = pack_vced(bank_vced(16)).tobytes()
+    rng = np.random.default_rng(3)
+    drt = bank_bytes + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()   # 8192 bytes, junk half
+    bank = load(drt)
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(16))
+    assert any("read the first 4096 bytes as a bank, ignored the other 4096" in w for w in bank.warnings)
+    dos = bank_bytes + b"\x1a"                                                 # DOS end-of-file mark
+    bank = load(dos)
+    assert len(bank) == 32 and any("ignored the last 1 bytes" in w for w in bank.warnings)
+    xsyn = b"".join(bank_bytes[i * 128:(i + 1) * 128] + rng.integers(0, 256, 128, dtype=np.uint8).tobytes()
+                    for i in range(32))                                      # a voice every 256 bytes
+    bank = load(xsyn)
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(16))
+    assert bank.sources[5].offset == 5 * 256 and any("Transform XSyn" in w for w in bank.warnings)
+
+
+def test_bad_checksum_bank_of_mostly_empty_voices_is_kept():
+    vced = bank_vced(17)
+    vced[3:] = 0                                    # 29 all-zero padding voices
+    data = bytearray(vmem_message(pack_vced(vced).tobytes()))
+    data[4102] ^= 0x01
+    bank = load(bytes(data))
+    assert len(bank) == 32 and np.array_equal(bank.vced, vced)
+
+
+def test_bad_checksum_dump_that_is_not_a_voice_is_dropped():
+    rng = np.random.default_rng(8)
+    junk = rng.integers(0, 128, 155, dtype=np.uint8).tobytes()
+    msg = bytearray(vced_message(junk))
+    msg[161] ^= 0x01
+    good = vced_message(bank_vced(18)[0].tobytes())
+    bank = load(bytes(msg) + good)
+    assert len(bank) == 1 and bank.names == ["S18 V00"]
+    assert any("dropped, its data does not look like DX7 voice data" in w for w in bank.warnings)
+
+
+def test_huge_files_of_other_messages_are_handled_quickly():
+    """Millions of tiny messages: described from the first ones, dumps after them still found."""
+    noise = b"\xF0\x41\x10\xF7" * 1_000_000
+    with pytest.raises(PatchError, match="Roland sysex messages \\(and more, not counted\\)"):
+        load(noise)
+    bank = load(noise + vmem(23))
+    assert len(bank) == 32 and np.array_equal(bank.vced, bank_vced(23))
+
+
+def test_stray_bytes_after_f0_recovered_only_with_a_good_checksum():
+    msg = vced_message(bank_vced(24)[0].tobytes())
+    shifted = msg[:1] + b"\x81\x22" + msg[1:]
+    bank = load(shifted + vmem(25))
+    assert len(bank) == 33 and bank.names[0] == "S24 V00"
+    assert any("2 stray bytes" in w for w in bank.warnings)
+    damaged = bytearray(shifted)
+    damaged[20] ^= 0x01                      # now the checksum fails: not trusted
+    with pytest.raises(PatchError, match="manufacturer byte 0x81"):
+        load(bytes(damaged))
+
+
+def test_bank_pickles_for_worker_processes():
+    import pickle
+
+    bank = load(vmem(26))
+    again = pickle.loads(pickle.dumps(bank))
+    assert np.array_equal(again.vced, bank.vced) and again.names == bank.names
+    assert again.sources[7] == bank.sources[7] and again[7] == bank[7]

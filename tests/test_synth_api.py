@@ -368,3 +368,121 @@ def test_render_batch_is_thread_count_independent_and_annotates():
 
 def test_engine_version_is_exposed():
     assert isinstance(dx7live.ENGINE_VERSION, str) and dx7live.ENGINE_VERSION == _engine.ENGINE_VERSION
+
+
+# ------------------------------------------------------------------------------- more API
+
+def test_function_parameters_by_number_and_name():
+    s = Synth(SR)
+    s.set_function("pitch_bend_range", 9)
+    s.set_function(69, 40)
+    assert s.function(65) == 9 and s.function(69) == 40
+    # CC5 sets the portamento time through the firmware's scaling (data * 2 * 100) >> 8
+    s.control_change(5, 127)
+    s.render(1)
+    assert s.function(69) == (127 * 2 * 100) >> 8
+
+
+def test_render_batch_rejects_bad_shapes():
+    v = np.zeros((2, 155), np.uint8)
+    ok = dict(notes=np.array([60, 60], np.int32), velocities=np.array([100, 100], np.int32),
+              hold_frames=np.array([10, 10], np.int64))
+    with pytest.raises(ValueError, match="voices"):
+        _engine.render_batch(np.zeros((2, 154), np.uint8), ok["notes"], ok["velocities"], ok["hold_frames"], 100, SR)
+    with pytest.raises(ValueError, match="notes"):
+        _engine.render_batch(v, np.array([60], np.int32), ok["velocities"], ok["hold_frames"], 100, SR)
+    with pytest.raises(ValueError, match="sample_rate"):
+        _engine.render_batch(v, ok["notes"], ok["velocities"], ok["hold_frames"], 100, 1000.0)
+    with pytest.raises(ValueError, match="seeds"):
+        _engine.render_batch(v, ok["notes"], ok["velocities"], ok["hold_frames"], 100, SR, seeds=np.zeros(3, np.uint64))
+    empty = _engine.render_batch(np.zeros((0, 155), np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int32),
+                                 np.zeros(0, np.int64), 100, SR)
+    assert empty.shape == (0, 100)
+
+
+def test_seeds_change_free_running_phases_only():
+    v = init_voice(**{"136": 0})  # oscillator key sync off: the start phase comes from the seed
+    a = render_note(v, note=60, duration=0.1, note_duration=0.1, seed=1)
+    b = render_note(v, note=60, duration=0.1, note_duration=0.1, seed=2)
+    c = render_note(v, note=60, duration=0.1, note_duration=0.1, seed=1)
+    assert np.array_equal(a, c) and not np.array_equal(a, b)
+    assert abs(np.abs(a).max() - np.abs(b).max()) < 0.01
+    synced = init_voice(**{"136": 1})
+    assert np.array_equal(render_note(synced, seed=1, duration=0.1), render_note(synced, seed=2, duration=0.1))
+
+
+def test_released_voice_that_fell_silent_is_no_longer_active():
+    # L3 = L4 = 0 with a slow release: once the carrier is at the floor the voice stops counting
+    v = init_voice(**{str(21 * 5 + 1): 70, str(21 * 5 + 5): 0, str(21 * 5 + 6): 0, str(21 * 5 + 3): 0})
+    s = Synth(SR)
+    s.load_voice(v)
+    s.note_on(60, 100)
+    s.render(SR // 2)  # the rate-70 decay (0.16 s) has reached the floor; the key is still down
+    assert s.active_voices() == 1
+    s.note_off(60)     # R4 = 0 toward L4 = 0: a 40 s "static" hold at the floor, silent throughout
+    s.render(SR // 10)
+    assert s.active_voices() == 0
+
+
+def test_event_queue_overflow_drops_events_without_crashing():
+    s = Synth(SR)
+    s.load_voice(init_voice())
+    for i in range(5000):
+        s.control_change(1, i % 128, offset=i)
+    assert s._s.dropped_events > 0
+    assert np.isfinite(s.render(6000)).all()
+
+
+def test_loads_a_voice_from_the_factory_bank(corpus_dir):
+    from dx7live.patchfile import load
+
+    bank = load(corpus_dir / "factory" / "rom1a.syx")
+    s = Synth(SR)
+    s.load_voice(bank[0])
+    assert s.voice_data()[:155] == bank[0].to_vced()
+    s.note_on(60, 100)
+    assert np.abs(s.render(SR // 4)).max() > 0.05
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.binary(min_size=155, max_size=155),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 127), st.integers(0, 127), st.integers(0, 6000)),
+             max_size=12),
+    st.lists(st.integers(1, 3000), min_size=1, max_size=6),
+    st.sampled_from([8000, 44100, 48000, 96000]),
+)
+def test_any_split_of_a_rendering_is_bit_identical(data, events, splits, sr):
+    """Events all queued up front (offsets carry over), rendered in one call or in pieces."""
+    total = 6000
+
+    def run(chunks):
+        s = Synth(sr, polyphony=4)
+        s.load_voice(data)
+        for kind, a, b, off in events:
+            if kind == 0:
+                s.note_on(a, b, offset=off)
+            elif kind == 1:
+                s.note_off(a, offset=off)
+            elif kind == 2:
+                s.control_change(a, b, offset=off)
+            elif kind == 3:
+                s.pitch_bend(a * 128 + b, offset=off)
+            elif kind == 4:
+                s.channel_pressure(b, offset=off)
+            else:
+                s.control_change(64, b, offset=off)
+        out = []
+        done = 0
+        for n in chunks:
+            n = min(n, total - done)
+            if n <= 0:
+                break
+            out.append(s.render(n))
+            done += n
+        if done < total:
+            out.append(s.render(total - done))
+        return np.concatenate(out)
+
+    whole = run([total])
+    assert np.array_equal(whole, run(splits))

@@ -219,7 +219,49 @@ def test_factory_rom_round_trip(corpus_dir):
 
 
 def test_summary_mentions_carriers():
-    v = Voice.init()
+    v = Voice.init()                       # algorithm 1: carriers OP1 and OP3, only OP1 sounds
+    assert v.summary().startswith("1 carrier,")
+    v.op[3].output_level = 80
     assert v.summary().startswith("2 carriers")
     v.algorithm = 32
+    for n in range(1, 7):
+        v.op[n].output_level = 90
     assert v.summary().startswith("6 carriers")
+    v.op[1].l3 = 0                         # a decaying carrier among sustained ones still sustains
+    assert "sustained" in v.summary()
+
+
+def test_constructor_refuses_invalid_data():
+    raw = bytearray(INIT_VOICE_VCED)
+    raw[144] = 49                        # transpose above 48
+    with pytest.raises(ValueError, match="transpose"):
+        Voice(bytes(raw))
+    assert Voice.from_vced(bytes(raw), strict=False).transpose == 48
+
+
+@given(st.binary(min_size=128, max_size=128))
+@settings(max_examples=300, deadline=None)
+def test_any_packed_bytes_unpack_to_a_valid_voice(packed):
+    v = Voice.from_packed(packed)              # never raises: masked and clamped
+    vced = np.frombuffer(v.to_vced(), np.uint8)
+    assert (vced <= np.r_[VCED_MAX[:145], [127] * 10]).all()
+    canonical = v.to_packed()
+    assert Voice.from_packed(canonical).to_packed() == canonical   # canonical form is a fixed point
+
+
+def test_package_exports_resolve():
+    import dx7live
+    import dx7live.pack as pack_module
+
+    assert callable(dx7live.pack) and callable(pack_module)
+    assert dx7live.Voice is Voice and dx7live.Operator.__name__ == "Operator"
+
+
+def test_vced_hashes_match_content_hash():
+    from dx7live.voice import vced_hashes
+
+    vced = random_valid(50, seed=9)
+    full, body = vced_hashes(vced), vced_hashes(vced, include_name=False)
+    for i in (0, 17, 49):
+        v = Voice.from_vced(vced[i].tobytes())
+        assert full[i] == v.content_hash() and body[i] == v.content_hash(include_name=False)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dx7live.patchfile import load
 from dx7live.sysex import checksum
@@ -96,3 +98,16 @@ def test_writers_accept_arrays_and_reject_nonsense(tmp_path):
         save_bank(["piano"], tmp_path / "e.syx")
     with pytest.raises(ValueError):
         save_voice("piano", tmp_path / "e.syx")
+
+
+@given(st.integers(1, 100), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_split_banks_round_trip(tmp_path, n, seed):
+    vs = voices(n, seed=seed)
+    out = tmp_path / f"r{n}-{seed}"
+    paths = save_bank(vs, out / "bank.syx", split=True)
+    assert len(paths) == -(-n // 32)
+    back = [v for p in paths for v in load(p, strict=True)]
+    assert back[:n] == vs and all(v.to_vced() == INIT_VOICE_VCED for v in back[n:])
+    coll = save_collection(vs, out / "c.bin")
+    assert list(load(coll, strict=True)) == vs

@@ -1,0 +1,108 @@
+"""``dx7live render``: one note, or a whole MIDI file, to a WAV (or FLAC) file."""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from dx7live.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+HELP = """\
+Render offline, faster than real time.
+
+One note (the first command to try; no bank = the built-in bank):
+  dx7live render --note 60 -o a.wav
+  dx7live render BANK.syx --voice 5 --note 48 --velocity 90 --hold 2 --release 1.5 -o note.wav
+
+A Standard MIDI File (notes, program changes, controllers, pitch bend, sysex, tempo changes);
+every MIDI channel plays its own DX7, starting on --program (1-based) of the bank:
+  dx7live render song.mid --bank BANK.syx --program 3 -o song.wav
+
+The output ends after the last event plus the release tail. Existing files are never
+overwritten unless you pass --force. A .flac output needs the soundfile package.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("render", help="render a note or a MIDI file to WAV/FLAC", description=HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", nargs="?", help="a MIDI file (.mid) to play, or a bank (.syx) for a single note")
+    p.add_argument("-o", "--output", required=True, help="output file (.wav or .flac)")
+    p.add_argument("--bank", help="bank for a MIDI file (default: the built-in bank)")
+    p.add_argument("--voice", type=int, default=1, help="voice number in the bank, 1-based (single note; default 1)")
+    p.add_argument("--program", type=int, default=1,
+                   help="starting voice for every MIDI channel, 1-based (MIDI file; default 1)")
+    p.add_argument("--note", type=int, default=60, help="MIDI note 0..127 (default 60 = middle C)")
+    p.add_argument("--velocity", type=int, default=100, help="velocity 1..127 (default 100)")
+    p.add_argument("--hold", type=float, default=1.0, help="seconds the key is held (default 1)")
+    p.add_argument("--release", type=float, default=1.0, help="seconds recorded after note-off (default 1)")
+    p.add_argument("--tail", type=float, default=None,
+                   help="MIDI file: seconds after the last event (default: until silent, at most 10)")
+    p.add_argument("--sample-rate", type=float, default=48000, help="output sample rate in Hz (default 48000)")
+    p.add_argument("--bits", type=int, choices=(16, 24), default=16, help="bits per sample (default 16)")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite the output file if it exists")
+    p.set_defaults(func=run)
+
+
+def _is_midi(path: Path) -> bool:
+    if path.suffix.lower() in (".mid", ".midi", ".smf", ".kar"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"MThd"
+    except OSError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    from dx7live._io import same_file
+    from dx7live.render import render_batch, render_midi, resolve_bank, write_audio
+
+    out = Path(args.output)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("wav", "flac"):
+        print(f"render: the output must end in .wav or .flac, got {out.name!r}", file=sys.stderr)
+        return EXIT_USAGE
+    inputs = [p for p in (args.input, args.bank) if p]
+    for p in inputs:
+        if not Path(p).exists():
+            print(f"render: {p}: no such file", file=sys.stderr)
+            return EXIT_USAGE
+        if same_file(p, out):
+            print(f"render: refusing to overwrite the input {p}", file=sys.stderr)
+            return EXIT_USAGE
+    if out.exists() and not args.force:
+        print(f"render: {out} exists; pass --force to overwrite it", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.input and _is_midi(Path(args.input)):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                audio = render_midi(args.input, args.bank, args.sample_rate, program=args.program - 1, tail=args.tail)
+            for w in caught:
+                print(f"render: warning: {w.message}", file=sys.stderr)
+            what = f"{args.input}: {len(audio) / args.sample_rate:.2f} s"
+        else:
+            if args.input and args.bank:
+                print("render: give the bank either as INPUT or with --bank, not both", file=sys.stderr)
+                return EXIT_USAGE
+            bank = resolve_bank(args.input or args.bank)
+            if not 1 <= args.voice <= len(bank):
+                print(f"render: --voice must be 1..{len(bank)} for this bank, got {args.voice}", file=sys.stderr)
+                return EXIT_USAGE
+            voice = bank[args.voice - 1]
+            audio = render_batch(voice, args.note, args.velocity, args.hold, args.hold + args.release,
+                                 args.sample_rate)[0]
+            what = f"{getattr(voice, 'name', 'voice')} note {args.note} velocity {args.velocity}"
+        write_audio(out, audio, args.sample_rate, args.bits, fmt)
+    except (ValueError, OSError) as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    peak = float(abs(audio).max()) if len(audio) else 0.0
+    clip = " (clipped: peak above full scale)" if peak > 1.0 else ""
+    print(f"wrote {out} ({what}, peak {peak:.3f}{clip})", file=sys.stderr)
+    return EXIT_OK
