@@ -250,16 +250,17 @@ def test_nothing_left_running(performance):
     assert not [f for f in os.listdir("/dev/shm") if name in f]
 
 
-def test_midi_device_unplugged_and_back(tmp_path):
+@pytest.mark.parametrize("midi_backend", ["auto", "rtmidi"])
+def test_midi_device_unplugged_and_back(tmp_path, midi_backend):
     """`--midi NAME`: the source goes away (unplugged) and comes back; play keeps running,
-    says so, reconnects, and the notes sound again."""
+    says so, reconnects, and the notes sound again (native JACK MIDI and polled rtmidi)."""
     with jt.JackServer(RATE, PERIOD, logdir=str(tmp_path)) as server:
         keyboard = jt.Probe(server, seconds=3.0, name="dx7t-kbd")
         keyboard.client.activate()
         player = None
         try:
-            player, _ = jt.start_player(server, ["--audio-api", "jack", "--midi-api", "jack", "--midi", "dx7t-kbd"],
-                                        str(tmp_path / "player.log"))
+            player, _ = jt.start_player(server, ["--audio-api", "jack", "--midi-api", "jack", "--midi", "dx7t-kbd",
+                                                 "--midi-backend", midi_backend], str(tmp_path / "player.log"))
             keyboard.connect(midi=False)
             keyboard.start_capture()
             first = keyboard.schedule(0.1, [0x90, 69, 100])
