@@ -15,7 +15,8 @@ Note: with the native client the probe and the player form a graph cycle (MIDI o
 the other), which JACK resolves with one period of delay: its latency figures include that period.
 A probe client sends 16-note chords over JACK MIDI at exact frames (on period boundaries, as
 RtMidi-based senders do), retriggers them, releases them, once a second, and captures the output.
-Reported: xruns seen by the probe (the server's xrun callback) and logged by jackd; for dx7live
+Reported: xruns seen by the probe (the server's xrun callback) and logged by jackd, and which
+client jackd blamed for each (the probe is a Python JACK client and has its own); for dx7live
 also its callback-time percentiles (native histogram), late callbacks, late events, and the
 MIDI-to-audio latency of every chord (send frame -> first captured sample above threshold):
 percentiles and jitter (p99 - p1, max - min). A figure-printing benchmark, not a test.
@@ -136,6 +137,20 @@ def latencies(probe: "jt.Probe", x: np.ndarray, sends: list, rate: float) -> tup
     return np.array(out), skipped
 
 
+def late_clients(logdir: str) -> dict:
+    """Which client jackd blamed for each xrun ("client = X was not finished"), counted."""
+    import re
+
+    try:
+        text = open(os.path.join(logdir, "jackd.log")).read()
+    except OSError:
+        return {}
+    counts: dict = {}
+    for name in re.findall(r"client = (\S+) was not finished", text):
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def summarize_ms(a: np.ndarray) -> dict:
     if len(a) == 0:
         return {}
@@ -171,7 +186,7 @@ def run_baseline(period: int, rate: int, seconds: float, logdir: str) -> dict:
             jt.stop_process(load)
             jt.stop_process(client)
     return dict(client="jack_simple_client", period=period, seconds=seconds, probe_xruns=xruns,
-                jackd_xrun_lines=lines)
+                jackd_xrun_lines=lines, xruns_blamed_on=late_clients(logdir))
 
 
 def run_dx7live(period: int, rate: int, seconds: float, logdir: str, backend: str = "auto",
@@ -204,7 +219,8 @@ def run_dx7live(period: int, rate: int, seconds: float, logdir: str, backend: st
             jt.stop_process(load)
     lat, skipped = latencies(probe, x, sends, rate)
     return dict(client="dx7live" if backend == "auto" else "dx7live-portaudio", period=period,
-                load="inside the player" if load_inside else "separate process", seconds=seconds, probe_xruns=xruns, jackd_xrun_lines=lines,
+                load="inside the player" if load_inside else "separate process",
+                xruns_blamed_on=late_clients(logdir), seconds=seconds, probe_xruns=xruns, jackd_xrun_lines=lines,
                 player_xrun_flags=stats.get("xruns"), late_callbacks=stats.get("late_callbacks"),
                 events_late=stats.get("events_late"), events_applied=stats.get("events_applied"),
                 callback_ms={k: round(v * 1e3, 4) for k, v in stats.get("callback_s", {}).items()},
@@ -228,6 +244,7 @@ def main() -> int:
     ap.add_argument("--periods", default="64,128")
     ap.add_argument("--rate", type=int, default=48000)
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--skip-portaudio", action="store_true", help="skip the --audio-backend portaudio run")
     ap.add_argument("--load-outside", action="store_true",
                     help="run the busy Python thread in a separate process for dx7live too (diagnosis)")
     ap.add_argument("--json", help="also write the results here")
@@ -244,7 +261,7 @@ def main() -> int:
                 ("dx7pa", lambda *a: run_dx7live(*a, backend="portaudio", load_inside=inside)),
                 ("base2", run_baseline)]
         for tag, fn in runs:
-            if args.no_baseline and fn is run_baseline:
+            if (args.no_baseline and fn is run_baseline) or (args.skip_portaudio and tag == "dx7pa"):
                 continue
             r = fn(period, args.rate, args.seconds, f"{logdir}-{tag}")
             r["load_avg_1min"] = os.getloadavg()[0]

@@ -386,7 +386,7 @@ class NativeJackMidi:
             if time.monotonic() >= next_check:
                 self._check_source()
                 next_check = time.monotonic() + PORT_CHECK_INTERVAL
-            time.sleep(0.001)
+            time.sleep(0.002)  # only program changes and sysex come this way
 
     def stop(self) -> None:
         self._stop.set()

@@ -180,8 +180,11 @@ class LiveSession:
             self.recorder.start()
         if self.midi is not None:
             self.midi.start()
-        # the poller must get the GIL quickly even beside a busy Python thread
-        sys.setswitchinterval(0.0005)
+        if self.midi is not None and not hasattr(self.midi, "input"):
+            # notes pass through the Python poller (RtMidi): it must get the GIL quickly even beside
+            # a busy Python thread. (Native JACK MIDI needs no such thing: forcing a busy thread to
+            # hand the GIL over every 0.5 ms costs thousands of context switches a second.)
+            sys.setswitchinterval(0.0005)
         gc.collect()
         gc.freeze()
 
