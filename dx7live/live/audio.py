@@ -234,10 +234,25 @@ class JackAudioOutput:
 
     def start(self) -> None:
         """Activate, then connect out_N to the N-th physical output, as PortAudio's JACK client does."""
+        import threading
+
         self.client.activate()
         name = self.client.client_name
         for i, dest in enumerate(self.client.playback_ports()[:2]):
             self.client.connect_ports(f"{name}:out_{i}", dest)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._recalibrate, name="dx7live-jack-clock", daemon=True)
+        self._thread.start()
+
+    def _recalibrate(self) -> None:
+        """Keep JACK's frame counter mapped onto the host clock (drift, jumps after xruns), so that
+        events stamped by Python (keys, RtMidi) land where they should."""
+        while not self._stop.wait(1.0):
+            with contextlib.suppress(Exception):
+                self.client.recalibrate()
 
     def close(self) -> None:
-        """Nothing to stop here: the session closes the shared JACK client last."""
+        """Stop the clock thread; the session closes the shared JACK client last."""
+        if getattr(self, "_thread", None) is not None:
+            self._stop.set()
+            self._thread.join(2.0)
