@@ -33,12 +33,14 @@ def run(args: argparse.Namespace) -> int:
     except AudioError as exc:
         print(f"dx7live devices: {exc}", file=sys.stderr)
         audio = []
-    midi = list_ports("auto")
+    unavailable: list = []
+    midi = list_ports("auto", unavailable)
     if args.json:
         print(json.dumps({
             "audio_outputs": [dict(index=d.index, name=d.name, hostapi=d.hostapi, channels=d.channels,
                                    default_samplerate=d.default_samplerate) for d in audio],
-            "midi_inputs": [dict(api=api, ports=ports) for api, ports in midi]}, indent=1))
+            "midi_inputs": [dict(api=api, ports=ports) for api, ports in midi],
+            "midi_unavailable": unavailable}, indent=1))
     else:
         print("audio outputs:")
         for d in audio:
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {i:>3}  {name}  [{api}]")
             if not ports:
                 print(f"  none on {api}")
+        for why in unavailable:
+            print(f"  ({why.split(' (')[0]})")
         if not midi:
             print("  no MIDI API available (no ALSA sequencer, no JACK server); `dx7live play --virtual` "
                   "needs one of them")

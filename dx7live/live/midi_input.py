@@ -89,13 +89,16 @@ def create_midi_in(api: str = "auto", client_name: str = "dx7live") -> Tuple["ob
     raise MidiError("no MIDI input API available: " + "; ".join(errors))
 
 
-def list_ports(api: str = "auto") -> List[Tuple[str, List[str]]]:
-    """``[(api_name, [port names])]`` for every MIDI API that works here."""
+def list_ports(api: str = "auto", unavailable: Optional[List[str]] = None) -> List[Tuple[str, List[str]]]:
+    """``[(api_name, [port names])]`` for every MIDI API that works here; the reasons the others
+    do not are appended to ``unavailable`` when given."""
     out = []
     for name in api_order(api):
         try:
             midi_in, _ = create_midi_in(name, client_name="dx7live-devices")
-        except MidiError:
+        except MidiError as exc:
+            if unavailable is not None:
+                unavailable.append(str(exc).replace("no MIDI input API available: ", ""))
             continue
         try:
             out.append((name, list(midi_in.get_ports())))
