@@ -170,3 +170,50 @@ def test_statistics_count_callbacks_and_xrun_flags():
     h.reset_timing()
     h.process(64)
     assert h.callback_histogram().sum() == 1 and h.status()["xruns"] == 0
+
+
+def _zero_crossing_spread(x):
+    s = np.signbit(x)
+    idx = np.flatnonzero(s[1:] != s[:-1])
+    return np.diff(idx).std()
+
+
+@pytest.mark.parametrize("name,message,range_param", [
+    ("mod wheel", [0xB0, 1, 127], 70), ("foot", [0xB0, 4, 127], 72),
+    ("breath", [0xB0, 2, 127], 74), ("aftertouch", [0xD0, 127], 76)])
+def test_modulation_sources_reach_the_engine(name, message, range_param):
+    """Each source, assigned to pitch by a function-parameter sysex (§8.8), adds LFO vibrato."""
+    h = _live.Host(RATE, 16, 1)
+    v = bytearray(sine_voice("VIB", 1))
+    v[137], v[143] = 60, 7  # LFO speed, pitch-mod sensitivity 7; LFO pitch depth 0
+    h.push_voice(bytes(v), 0.0)
+    h.push_midi(bytes([0xF0, 0x43, 0x10, 0x08, range_param, 99, 0xF7]), 0.0)
+    h.push_midi(bytes([0xF0, 0x43, 0x10, 0x08, range_param + 1, 1, 0xF7]), 0.0)  # assign: pitch
+    h.push_midi(bytes([0x90, 69, 100]), 0.0)
+    still = h.process(24000)[4800:, 0]
+    h.push_midi(bytes(message), 0.0)
+    moving = h.process(48000)[24000:, 0]
+    assert _zero_crossing_spread(still) < 1.0
+    assert _zero_crossing_spread(moving) > 5.0, name
+
+
+def test_volume_controller_scales_the_output():
+    peaks = []
+    for cc7 in (127, 64, 0):
+        h = make_host(channels=1)
+        h.push_midi(bytes([0xB0, 7, cc7]), 0.0)
+        h.push_midi(bytes([0x90, 69, 100]), 0.0)
+        peaks.append(np.abs(h.process(9600)[4800:, 0]).max())
+    assert peaks[0] > peaks[1] > peaks[2] and peaks[2] < 1e-3
+
+
+def test_mono_mode_and_channel_filter():
+    h = make_host(channels=1)
+    h.push_channel(2, 0.0)
+    h.push_midi(bytes([0x90, 69, 100]), 0.0)          # channel 1: ignored
+    assert np.abs(h.process(2048)).max() == 0
+    h.push_midi(bytes([0xB2, 126, 1]), 0.0)           # mono on channel 3
+    h.push_midi(bytes([0x92, 60, 100]), 0.0)
+    h.push_midi(bytes([0x92, 64, 100]), 0.0)
+    h.process(4800)
+    assert h.status()["active_voices"] == 1
