@@ -190,7 +190,7 @@ def run_baseline(period: int, rate: int, seconds: float, logdir: str) -> dict:
 
 
 def run_dx7live(period: int, rate: int, seconds: float, logdir: str, backend: str = "auto",
-                load_inside: bool = True) -> dict:
+                load_inside: bool = True, midi_backend: str = "auto") -> dict:
     os.makedirs(logdir, exist_ok=True)
     bank = os.path.join(logdir, "soak.syx")
     with open(bank, "wb") as f:
@@ -198,7 +198,7 @@ def run_dx7live(period: int, rate: int, seconds: float, logdir: str, backend: st
     with jt.JackServer(rate, period, logdir=logdir) as server:
         player, _ = jt.start_player(
             server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual", "--bank", bank,
-                     "--audio-backend", backend],
+                     "--audio-backend", backend, "--midi-backend", midi_backend],
             os.path.join(logdir, "player.log"),
             command=[sys.executable, os.path.abspath(__file__), "player" if load_inside else "plain"])
         load = None if load_inside else subprocess.Popen(
@@ -219,6 +219,7 @@ def run_dx7live(period: int, rate: int, seconds: float, logdir: str, backend: st
             jt.stop_process(load)
     lat, skipped = latencies(probe, x, sends, rate)
     return dict(client="dx7live" if backend == "auto" else "dx7live-portaudio", period=period,
+                midi_backend=midi_backend,
                 load="inside the player" if load_inside else "separate process",
                 xruns_blamed_on=late_clients(logdir), seconds=seconds, probe_xruns=xruns, jackd_xrun_lines=lines,
                 player_xrun_flags=stats.get("xruns"), late_callbacks=stats.get("late_callbacks"),
@@ -245,6 +246,8 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=48000)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--skip-portaudio", action="store_true", help="skip the --audio-backend portaudio run")
+    ap.add_argument("--midi-backend", default="auto", choices=["auto", "rtmidi"],
+                    help="MIDI backend of the dx7live runs (rtmidi: polled in Python, to see what the GC does)")
     ap.add_argument("--load-outside", action="store_true",
                     help="run the busy Python thread in a separate process for dx7live too (diagnosis)")
     ap.add_argument("--json", help="also write the results here")
@@ -257,8 +260,9 @@ def main() -> int:
         logdir = f"/tmp/dx7soak-{os.getpid()}-{period}"
         # baseline, dx7live, baseline again: the machine's load drifts, so bracket the run
         inside = not args.load_outside
-        runs = [("base", run_baseline), ("dx7", lambda *a: run_dx7live(*a, load_inside=inside)),
-                ("dx7pa", lambda *a: run_dx7live(*a, backend="portaudio", load_inside=inside)),
+        mb = args.midi_backend
+        runs = [("base", run_baseline), ("dx7", lambda *a: run_dx7live(*a, load_inside=inside, midi_backend=mb)),
+                ("dx7pa", lambda *a: run_dx7live(*a, backend="portaudio", load_inside=inside, midi_backend=mb)),
                 ("base2", run_baseline)]
         for tag, fn in runs:
             if (args.no_baseline and fn is run_baseline) or (args.skip_portaudio and tag == "dx7pa"):
