@@ -46,6 +46,8 @@ def _extension(name, sources):
     return Pybind11Extension(
         name,
         sources,
+        # headers too, so editing one rebuilds the module (setuptools only looks at .cpp times)
+        depends=sorted(glob.glob(os.path.join("native", "*.h")) + glob.glob(os.path.join("native", "live", "*.h"))),
         include_dirs=["native"],
         cxx_std=17,
         extra_compile_args=compile_args,

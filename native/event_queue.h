@@ -9,7 +9,7 @@
 namespace dx7 {
 
 struct Event {
-  enum Type : uint8_t { kNoteOn, kNoteOff, kControl, kBend, kPressure, kSysex };
+  enum Type : uint8_t { kNoteOn, kNoteOff, kControl, kBend, kPressure, kSysex, kActiveSensing };
   uint64_t time;
   Type type;
   int32_t a, b;          // note/velocity, cc/value, bend value, pressure

@@ -134,6 +134,8 @@ void Synth::reset(uint64_t seed) {
   ctl_ = Controllers();
   lfo_.reset((uint8_t)(splitmix(seed ^ 0x5A5A5A5Aull) & 0xFF));  // S&H start value (§14.6 unknown)
   pm_lfo_ = bend_ = amreg_ = 0;
+  sensing_ = false;
+  sensing_ticks_ = 0;
   rr_ = 0;
   last_voice_ = -1;
   last_key_pitch_ = -1;
@@ -189,6 +191,10 @@ void Synth::midi(const uint8_t* msg, size_t n, int offset) {
     sysex(msg, n, offset);
     return;
   }
+  if (st == 0xFE) {  // active sensing (§8.8)
+    push(Event::kActiveSensing, 0, 0, offset);
+    return;
+  }
   if (st < 0x80 || st >= 0xF0) return;
   if (channel_ >= 0 && (st & 0x0F) != channel_) return;
   const int d1 = n > 1 ? msg[1] & 127 : 0, d2 = n > 2 ? msg[2] & 127 : 0;
@@ -204,6 +210,7 @@ void Synth::midi(const uint8_t* msg, size_t n, int offset) {
 
 void Synth::apply(const Event& e) {
   syncTo(now_);
+  sensing_ticks_ = 0;  // any message restarts the active-sensing timeout
   switch (e.type) {
     case Event::kNoteOn: doNoteOn(e.a, e.b); break;
     case Event::kNoteOff: doNoteOff(e.a); break;
@@ -211,6 +218,7 @@ void Synth::apply(const Event& e) {
     case Event::kBend: ctl_.bend7 = (uint8_t)(e.a >> 7); break;  // MSB only (§8.7)
     case Event::kPressure: ctl_.input[3] = (uint8_t)(2 * e.a); break;
     case Event::kSysex: doSysex(queue_.payload(e), e.size); break;
+    case Event::kActiveSensing: sensing_ = true; break;
   }
   block_ready_ = false;
 }
@@ -232,6 +240,24 @@ void Synth::doSysex(const uint8_t* d, size_t n) {
     patch_.vced[m.param] = (uint8_t)v;
     dx7::activatePatch(patch_);
     activatePatch();  // the firmware re-activates the whole patch, cutting sounding notes (§1.6)
+  } else if (m.kind == SysexMessage::kPerformance) {
+    // §1.3 format 1 fields -> function parameters; sensitivities 0..15 -> 0..99
+    const uint8_t* p = m.voice;
+    auto sens = [](int v) { return ((v & 0x7F) * 212 * 8) >> 8; };
+    setFunction(64, p[2]);
+    setFunction(65, p[3]);
+    setFunction(66, p[4]);
+    setFunction(69, p[5]);
+    setFunction(68, p[6]);
+    setFunction(67, p[7]);
+    setFunction(70, sens(p[9]));
+    setFunction(71, p[10]);
+    setFunction(72, sens(p[11]));
+    setFunction(73, p[12]);
+    setFunction(76, sens(p[13]));
+    setFunction(77, p[14]);
+    setFunction(74, sens(p[15]));
+    setFunction(75, p[16]);
   } else {
     setFunction(m.param, m.value);
   }
@@ -542,6 +568,13 @@ void Synth::updatePitch(Voice& v) {
 // ---------------------------------------------------------------- tick
 
 void Synth::runTick() {
+  // §8.8: once active sensing has been seen, 250 ticks without a message release all notes.
+  if (sensing_ && ++sensing_ticks_ >= 250) {
+    sensing_ = false;
+    sensing_ticks_ = 0;
+    ctl_.sustain = false;
+    allNotesOff();
+  }
   lfo_.tick(patch_.lfo);
   const int s = lfo_.out;
   // §8.5 pitch modulation

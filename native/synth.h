@@ -29,7 +29,8 @@
 // - Voices (§11.1): round robin over voices whose key is not held; when every key is held the new
 //   note is ignored (no stealing, as on the DX7) and counted in ignoredNotes(). A key pressed
 //   again while held takes another voice; its note-off releases every voice holding that key.
-//   CC123 (all notes off) also releases sustained voices.
+//   CC123 (all notes off) also releases sustained voices. Active sensing (FE via midi()): after
+//   250 ticks (0.67 s) without any event, all notes are released, sustain included.
 // - Free-running oscillator phases and the LFO sample & hold start from values derived from the
 //   reset seed (power-on RAM contents are unknown, §14.6).
 // - Events: a queue of 4096 events (and 64 KB of sysex data); when full, new events are dropped and
@@ -139,6 +140,8 @@ class Synth {
   int pm_lfo_ = 0;               // LFO pitch modulation, 16384 per octave (§8.5)
   int bend_ = 0;                 // pitch bend, 16384 per octave (§8.7)
   int amreg_ = 0;                // amplitude-modulation register (§8.6)
+  bool sensing_ = false;         // active sensing seen (§8.8)
+  int sensing_ticks_ = 0;        // ticks since the last message
 
   // allocation
   int rr_ = 0;                   // round-robin pointer (§11.1)

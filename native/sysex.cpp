@@ -8,6 +8,13 @@ SysexMessage parseSysex(const uint8_t* d, size_t n) {
   const int sub = d[2] >> 4;
   m.channel = d[2] & 0x0F;
   if (sub == 0) {
+    // §1.3 format 1: a TX7-style performance/function block of 94 bytes
+    if (d[3] == 0x01) {
+      if (n < 6 + 94) return m;
+      m.kind = SysexMessage::kPerformance;
+      m.voice = d + 6;
+      return m;
+    }
     // §1.3 single voice: F0 43 0n 00 01 1B <155> cs F7
     if (d[3] != 0x00 || n < 6 + 155 + 1 || d[4] != 0x01 || d[5] != 0x1B) return m;
     int sum = 0;

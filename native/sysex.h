@@ -6,10 +6,10 @@
 namespace dx7 {
 
 struct SysexMessage {
-  enum Kind { kNone, kVoiceDump, kVoiceParam, kFunctionParam };
+  enum Kind { kNone, kVoiceDump, kVoiceParam, kFunctionParam, kPerformance };
   Kind kind = kNone;
   int channel = 0;        // 0..15 from the header
-  const uint8_t* voice = nullptr;  // 155 bytes for kVoiceDump
+  const uint8_t* voice = nullptr;  // 155 bytes for kVoiceDump, 94 bytes for kPerformance
   int param = 0, value = 0;
   bool checksum_ok = true;
 };

@@ -33,7 +33,8 @@ struct Patch {
   LfoParams lfo;
   uint8_t pmd8, amd8;     // (depth * 660) >> 8 (§8.5, §8.6)
 
-  bool opEnabled(int o) const { return (vced[155] >> o) & 1; }
+  // o = 0 for OP1; the on/off byte has bit 5 = OP1 ... bit 0 = OP6 (§1.5)
+  bool opEnabled(int o) const { return (vced[155] >> (5 - o)) & 1; }
 };
 
 // Maximum value of each VCED parameter 0..155 (§1.5).

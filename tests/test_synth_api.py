@@ -486,3 +486,16 @@ def test_any_split_of_a_rendering_is_bit_identical(data, events, splits, sr):
 
     whole = run([total])
     assert np.array_equal(whole, run(splits))
+
+
+def test_performance_block_sysex_sets_function_parameters():
+    # §1.3 format 1 (94 bytes): 3 = bend range, 9/10 = mod-wheel sensitivity (0..15 -> 0..99) / assign
+    block = bytearray(94)
+    block[3] = 7
+    block[9], block[10] = 15, 2
+    cs = (-sum(block)) & 0x7F
+    s = Synth(SR)
+    s.sysex(bytes([0xF0, 0x43, 0x00, 0x01, 0x00, 0x5E]) + bytes(block) + bytes([cs, 0xF7]))
+    s.render(1)
+    assert s.function(65) == 7
+    assert s.function(70) == (15 * 212 * 8) >> 8 and s.function(71) == 2
