@@ -162,7 +162,7 @@ class LiveSession:
                                         virtual=cfg.virtual, client_name=f"{cfg.client_name}-midi",
                                         on_state=self.message, native=cfg.midi_backend != "rtmidi")
         if native_jack:
-            self.audio = JackAudioOutput(self.jack_client, device)
+            self.audio = JackAudioOutput(self.jack_client, device, on_state=self.message)
         else:
             self.audio = AudioOutput(self.host, device, sample_rate, blocksize=cfg.blocksize, latency=cfg.latency)
             if getattr(self.midi, "input", None) is not None and "jack" in device.hostapi.lower() \
