@@ -354,3 +354,24 @@ def test_devices_and_midi_errors_on_jack(tmp_path):
     # auto: no ALSA sequencer here, so JACK MIDI is used; with no source to connect it says so
     if not os.path.exists("/dev/snd/seq"):
         assert auto.returncode == 3 and "JACK MIDI" in auto.stderr and "Traceback" not in auto.stderr, auto.stderr
+
+
+def test_jack_server_stopping_under_the_player(tmp_path):
+    """dx7live's own JACK client survives the server going away: it says so, and still stops cleanly."""
+    server = jt.JackServer(RATE, PERIOD, logdir=str(tmp_path)).__enter__()
+    player = None
+    try:
+        player, _ = jt.start_player(server, ["--audio-api", "jack", "--midi-api", "jack", "--virtual"],
+                                    str(tmp_path / "player.log"))
+        jt.stop_process(server.proc)          # the server dies under the running instrument
+        import time
+
+        time.sleep(2.5)
+        assert player.poll() is None, "dx7live play died with the JACK server"
+        stats = jt.stop_player(player)
+    finally:
+        if player is not None:
+            jt.stop_process(player)
+        server.__exit__(None, None, None)
+    assert stats["returncode"] == 0
+    assert "JACK server went away" in stats["output"]

@@ -57,7 +57,8 @@ def add_parser(subparsers: Any) -> None:
                    help="host API: jack, alsa, pulse, ... (default: JACK when its server runs, else the system default)")
     g.add_argument("--sample-rate", type=float, metavar="HZ", help="default: the device's rate (JACK: the server's)")
     g.add_argument("--blocksize", type=int, default=0, metavar="FRAMES",
-                   help="frames per callback (default 0 = let the host decide, e.g. JACK's period)")
+                   help="frames per callback (default 0 = let the host decide). On JACK the server's period "
+                        "is the block size (set it with jackd -p)")
     g.add_argument("--latency", default="low", metavar="S",
                    help="output latency: low, high, or seconds (default low)")
     g.add_argument("--audio-backend", choices=["auto", "portaudio"], default="auto",
@@ -142,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"dx7live play: {exc}", file=sys.stderr)
             return EXIT_NO_DEVICE
         display = StatusDisplay(session, interactive=False if args.plain else None)
+        for text in session.messages:  # said while starting, before the display existed
+            print(f"dx7live: {text}", flush=True)
         st = session.status()
         print(f"dx7live: playing {st.get('bank')} voice {st.get('program', 0) + 1} {st.get('voice', '')!r} on "
               f"{st.get('device')} ({st.get('hostapi')}, {st.get('sample_rate', 0):.0f} Hz), MIDI from "

@@ -215,8 +215,9 @@ class JackAudioOutput:
     process callback (one JACK client for MIDI in and audio out; the audio timeline is JACK's frame
     counter). Same interface as :class:`AudioOutput`."""
 
-    def __init__(self, jack_client: Any, device: OutputDevice) -> None:
+    def __init__(self, jack_client: Any, device: OutputDevice, on_state: Any = None) -> None:
         self.client = jack_client
+        self.on_state = on_state or (lambda text: None)
         self.device = OutputDevice(device.index, f"{jack_client.client_name} (native JACK client)",
                                    device.hostapi, device.channels, jack_client.sample_rate, 0.0)
 
@@ -248,6 +249,9 @@ class JackAudioOutput:
         """Keep JACK's frame counter mapped onto the host clock (drift, jumps after xruns), so that
         events stamped by Python (keys, RtMidi) land where they should."""
         while not self._stop.wait(1.0):
+            if self.client.shut_down:
+                self.on_state("the JACK server went away: no more sound (quit, restart JACK, play again)")
+                return
             with contextlib.suppress(Exception):
                 self.client.recalibrate()
 

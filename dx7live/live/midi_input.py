@@ -365,7 +365,7 @@ class NativeJackMidi:
         if self.input.shut_down:
             if self.connected:
                 self.connected = False
-                self.on_state("the JACK server went away; MIDI input stopped")
+                self.on_state("the JACK server went away; MIDI input stopped")  # audio says so too if ours
             return
         self.input.recalibrate()
         if self.source is None:

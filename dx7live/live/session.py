@@ -126,7 +126,10 @@ class LiveSession:
             raise BankError(f"--voice {cfg.voice + 1}: {banks[0].name} has {len(banks[0].vced)} voices")
         device = choose_device(cfg.audio_api, cfg.device)
         native_jack = (cfg.audio_backend != "portaudio" and "jack" in device.hostapi.lower()
-                       and cfg.blocksize == 0 and _live.jack_available())
+                       and _live.jack_available())
+        if native_jack and cfg.blocksize:
+            self.message(f"--blocksize {cfg.blocksize} ignored: on JACK the server's period is the block size "
+                         "(jackd -p FRAMES)")
         sample_rate = float(cfg.sample_rate or device.default_samplerate)
         if native_jack and cfg.sample_rate and abs(cfg.sample_rate - device.default_samplerate) > 0.5:
             raise AudioError(f"the JACK server runs at {device.default_samplerate:g} Hz, not {cfg.sample_rate:g} Hz")
@@ -162,7 +165,7 @@ class LiveSession:
                                         virtual=cfg.virtual, client_name=f"{cfg.client_name}-midi",
                                         on_state=self.message, native=cfg.midi_backend != "rtmidi")
         if native_jack:
-            self.audio = JackAudioOutput(self.jack_client, device)
+            self.audio = JackAudioOutput(self.jack_client, device, on_state=self.message)
         else:
             self.audio = AudioOutput(self.host, device, sample_rate, blocksize=cfg.blocksize, latency=cfg.latency)
             if getattr(self.midi, "input", None) is not None and "jack" in device.hostapi.lower() \
