@@ -225,3 +225,30 @@ def test_portamento_retain_and_follow(mode):
         assert a57 < 1e-3, f"follow: the sustained note did not glide to the new note ({a57:.3f} at A3)"
         assert abs(ref.cents(f0_zero_crossings(x, SR), ref.ratio_hz(69))) < 1
 
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_mono_portamento_fingered_and_full_time(mode):
+    # §11.4 mono: fingered (0) glides only between legato notes; full time (1) whenever it is on
+    from audio_analysis import pitch_track
+    s = synth(single_carrier(), SR)
+    s.set_function(64, 1)
+    s.set_function(69, 40)
+    s.set_function(67, mode)
+    s.control_change(65, 127)
+    s.note_on(57, 100)
+    s.render(SR // 2)
+    s.note_off(57)
+    s.render(SR // 10)
+    s.note_on(69, 100)                         # a new first note (no key held)
+    t, hz = pitch_track(s.render(SR // 20), SR)
+    first = ref.cents(hz[2], ref.ratio_hz(69))
+    if mode == 0:
+        assert abs(first) < 2, f"fingered: a non-legato note glided (starts {first:+.0f} cent off)"
+    else:
+        assert first < -300, f"full time: no glide from the previous note (starts {first:+.0f} cent off)"
+    s.render(SR // 2)
+    s.note_on(57, 100)                         # legato: glides in both modes
+    t, hz = pitch_track(s.render(SR // 20), SR)
+    first = ref.cents(hz[2], ref.ratio_hz(57))
+    assert first > 300, f"legato note did not glide (starts {first:+.0f} cent off)"
