@@ -397,3 +397,16 @@ def portamento_track(time: int, start: int, target: int, updates: int) -> list[i
         cur = target if abs(d) <= step else cur + (step if d > 0 else -step)
         out.append(cur)
     return out
+
+
+def peg_segment_updates(start: int, target: int, pr: int) -> int:
+    """§7: pitch-EG updates (every second tick) until a segment from the 16-bit level start reaches
+    target: the level moves by pr per update and the segment ends - snapping to the target - as soon
+    as the level's high byte equals the target's (or it has passed the target)."""
+    level, n = start, 0
+    while True:
+        n += 1
+        level = level + pr if target > level else level - pr
+        passed = (target > start and level >= target) or (target < start and level <= target)
+        if (level >> 8) == (target >> 8) or passed:
+            return n

@@ -224,3 +224,19 @@ def test_rate_scaling_uses_the_transposed_key():
     seconds = min(3.0, 50.0 / want + 0.02)
     got = -measured_decay_slope(v, 60, seconds, ref.ratio_hz(60, 4, transpose=48), want)
     assert abs(got / want - 1) < SLOPE_TOL, f"transposed RS: {got:.1f} dB/s, model (key 84) {want:.1f}"
+
+
+def test_l1_zero_static_hold_is_a_twentieth():
+    # §6.5 (Dexed PR #196, the engine's documented choice): when stage 0 is static because L1 = 0,
+    # the hold is 1/20 of statics[R1]; then R2 99 attacks to L2 99.
+    v = single_carrier(ratio_coarse=16)
+    set_op(v, 1, rates=(50, 99, 99, 99), levels=(0, 99, 99, 0))
+    x = synth(v, SR)
+    x.note_on(69, 100)
+    y = x.render(SR // 4)
+    want = ref.static_hold_seconds(50) / 20
+    f = ref.ratio_hz(69, 16)
+    t, lev = envelope_db(y, SR, 4 / f)
+    got = first_crossing(t, lev - FULL_DB, -6.0)
+    assert abs(got - want) < 0.05 * want + 0.0015, \
+        f"L1 = 0 hold {got * 1000:.1f} ms, 1/20 of statics[50] = {want * 1000:.1f} ms"

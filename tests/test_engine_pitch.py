@@ -83,7 +83,8 @@ def test_fixed_ignores_transpose_pitch_eg_and_master_tune():
     assert abs(ref.cents(got, want)) < WORD_TOL, f"{got:.3f} Hz, expected {want:.3f} Hz"
 
 
-@pytest.mark.parametrize("transpose,note", [(0, 60), (12, 60), (23, 50), (36, 60), (48, 60), (48, 100)])
+@pytest.mark.parametrize("transpose,note", [(0, 60), (12, 60), (23, 50), (36, 60), (48, 60), (48, 100),
+                                            (48, 120)])
 def test_transpose(transpose, note):
     v = set_voice(single_carrier(), transpose=transpose)
     want = ref.ratio_hz(note, transpose=transpose)

@@ -84,3 +84,28 @@ def test_pitch_eg_release_and_key_on_reset():
     end = f0_zero_crossings(x[-int(0.1 * SR):], SR)
     target = ref.ratio_hz(69, peg=ref.PEG_LEVEL[62] << 7)
     assert abs(ref.cents(end, target)) < 0.3, f"after release: {end:.2f} Hz, L4 target {target:.2f}"
+
+
+@pytest.mark.parametrize("start_level,target_level", [(60, 51), (40, 49)])
+def test_segment_ends_when_the_high_byte_matches(start_level, target_level):
+    # §7: end-of-segment compares only the high byte of the 16-bit level, then snaps to the target,
+    # so a slow segment ends early with a jump of up to 255 units (here ~13 updates = 70 ms early).
+    rate = 16
+    pr = ref.PEG_RATE[rate]
+    start, target = ref.PEG_LEVEL[start_level] << 7, ref.PEG_LEVEL[target_level] << 7
+    n = ref.peg_segment_updates(start, target, pr)
+    n_plain = -(-abs(target - start) // pr)           # without the high-byte test
+    assert n_plain - n >= 8, "test set-up: the snap must save several updates"
+    update = 2 / ref.TICK_HZ
+    v = set_voice(single_carrier(), prates=(rate, 99, 99, 99),
+                  plevels=(target_level, target_level, target_level, start_level))
+    x = render(v, note=69, hold=n_plain * update + 0.3)
+    t, hz = pitch_track(x, SR)
+    goal = ref.ratio_hz(69, peg=target)
+    done = np.nonzero(np.abs([ref.cents(f, goal) for f in hz]) < 3)[0]
+    got = t[done[0]]
+    want = n * update
+    # tolerance: two updates (the tick phase at note-on and the order of step and test) + a period
+    assert abs(got - want) < 2 * update + 2 / goal, \
+        f"segment ended after {got * 1000:.0f} ms; §7 (high-byte test) gives {want * 1000:.0f} ms, " \
+        f"a plain end would be {n_plain * update * 1000:.0f} ms"

@@ -201,3 +201,54 @@ def test_glissando_moves_in_semitones():
     assert np.mean(off < 5) > 0.9, f"only {np.mean(off < 5):.0%} of the glide sits on semitones"
     heard = {int(np.argmin(np.abs(1200 * np.log2(f / keys)))) + 55 for f, o in zip(hz, off) if o < 5}
     assert set(range(58, 69)) <= heard, f"the glissando skipped keys: heard {sorted(heard)}"
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_portamento_retain_and_follow(mode):
+    # §11.4 poly: "retain" (0) leaves other voices alone; "follow" (1) retargets every voice whose
+    # key is not held (here a sustained one) to the new note, so it glides there too.
+    s = synth(single_carrier(), SR)
+    s.set_function(69, 30)
+    s.set_function(67, mode)
+    s.control_change(65, 127)
+    s.control_change(64, 127)
+    s.note_on(57, 100)
+    s.render(SR // 10)
+    s.note_off(57)                             # sustained by the pedal
+    s.note_on(69, 100)
+    s.render(SR // 2)                          # time 30: an octave in ~0.14 s
+    x = s.render(SR // 2)
+    a57 = amp_at(x, 57)
+    if mode == 0:
+        assert a57 > 0.24, f"retain: the sustained note moved (amplitude at A3 {a57:.3f})"
+    else:
+        assert a57 < 1e-3, f"follow: the sustained note did not glide to the new note ({a57:.3f} at A3)"
+        assert abs(ref.cents(f0_zero_crossings(x, SR), ref.ratio_hz(69))) < 1
+
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_mono_portamento_fingered_and_full_time(mode):
+    # §11.4 mono: fingered (0) glides only between legato notes; full time (1) whenever it is on
+    from audio_analysis import pitch_track
+    s = synth(single_carrier(), SR)
+    s.set_function(64, 1)
+    s.set_function(69, 40)
+    s.set_function(67, mode)
+    s.control_change(65, 127)
+    s.note_on(57, 100)
+    s.render(SR // 2)
+    s.note_off(57)
+    s.render(SR // 10)
+    s.note_on(69, 100)                         # a new first note (no key held)
+    t, hz = pitch_track(s.render(SR // 20), SR)
+    first = ref.cents(hz[2], ref.ratio_hz(69))
+    if mode == 0:
+        assert abs(first) < 2, f"fingered: a non-legato note glided (starts {first:+.0f} cent off)"
+    else:
+        assert first < -300, f"full time: no glide from the previous note (starts {first:+.0f} cent off)"
+    s.render(SR // 2)
+    s.note_on(57, 100)                         # legato: glides in both modes
+    t, hz = pitch_track(s.render(SR // 20), SR)
+    first = ref.cents(hz[2], ref.ratio_hz(57))
+    assert first > 300, f"legato note did not glide (starts {first:+.0f} cent off)"
