@@ -42,7 +42,7 @@ engine_core = [s for s in engine_sources if os.path.basename(s) != "bindings.cpp
 live_sources = sorted(glob.glob(os.path.join("native", "live", "*.cpp")))
 
 
-def _extension(name, sources):
+def _extension(name, sources, libraries=()):
     return Pybind11Extension(
         name,
         sources,
@@ -52,6 +52,7 @@ def _extension(name, sources):
         cxx_std=17,
         extra_compile_args=compile_args,
         extra_link_args=link_args + ["-pthread"],
+        libraries=list(libraries),
     )
 
 
@@ -59,7 +60,7 @@ ext_modules = []
 if engine_sources:
     ext_modules.append(_extension("dx7live._engine", engine_sources))
 if live_sources:
-    ext_modules.append(_extension("dx7live._live", live_sources + engine_core))
+    ext_modules.append(_extension("dx7live._live", live_sources + engine_core, libraries=["dl"])  # dlopen(libjack); glibc < 2.34 needs -ldl)
 
 
 class build_py_with_patches(build_py):
