@@ -60,7 +60,7 @@ ext_modules = []
 if engine_sources:
     ext_modules.append(_extension("dx7live._engine", engine_sources))
 if live_sources:
-    ext_modules.append(_extension("dx7live._live", live_sources + engine_core, libraries=["dl"])  # dlopen(libjack); glibc < 2.34 needs -ldl)
+    ext_modules.append(_extension("dx7live._live", live_sources + engine_core, libraries=["dl"]))  # dlopen(libjack); glibc < 2.34 needs -ldl
 
 
 class build_py_with_patches(build_py):
