@@ -31,7 +31,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "== creating $VENV"
     python3 -m venv "$VENV"
 fi
-PY="$VENV/bin/python"
+PY="$(cd "$VENV" && pwd)/bin/python"   # absolute: .ci/sanitize works in a copy elsewhere
 "$PY" -m pip install -q --upgrade pip
 # torch only for the Dataset; pinned CPU build (an unpinned torch pulls a multi-GB CUDA build).
 "$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install -q "torch==2.13.0"
