@@ -35,6 +35,8 @@ PY="$(cd "$VENV" && pwd)/bin/python"   # absolute: .ci/sanitize works in a copy 
 "$PY" -m pip install -q --upgrade pip
 # torch only for the Dataset; pinned CPU build (an unpinned torch pulls a multi-GB CUDA build).
 "$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install -q "torch==2.13.0"
+# the build requirements in the venv too: .ci/sanitize builds a second configuration with them
+"$PY" -m pip install -q "setuptools>=77" wheel "pybind11>=2.12" numpy
 echo "== building dx7live"
 "$PY" -m pip install -q -e ".[test,flac]"
 
