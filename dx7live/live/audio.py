@@ -15,30 +15,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, List, Optional, Union
 
+from dx7live.live._quiet import quiet_stderr
+
 
 class AudioError(RuntimeError):
     """No usable audio output (no device, no such host API, the stream would not open)."""
 
 
 _portaudio: Any = None
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """PortAudio probes every ALSA device on start-up and prints pages of errors on a machine
-    without a sound card; keep them off the user's terminal."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def portaudio(client_name: str = "dx7live") -> Any:
@@ -53,13 +37,13 @@ def portaudio(client_name: str = "dx7live") -> Any:
         return _portaudio
     if "sounddevice" in sys.modules:  # initialised before and released: initialise again
         sd = sys.modules["sounddevice"]
-        with _quiet_stderr():
+        with quiet_stderr():
             sd._initialize()
         _portaudio = sd
         return sd
     os.environ.setdefault("JACK_NO_START_SERVER", "1")
     try:
-        with _quiet_stderr():
+        with quiet_stderr():
             import sounddevice as sd
     except OSError as exc:  # libportaudio missing
         raise AudioError(f"PortAudio is not available: {exc} (install libportaudio2)") from None
@@ -72,7 +56,7 @@ def portaudio(client_name: str = "dx7live") -> Any:
         buf = ctypes.create_string_buffer(client_name.encode()[:60])
         setter(buf)
         portaudio._client_name_buffer = buf  # type: ignore[attr-defined]
-        with _quiet_stderr():
+        with quiet_stderr():
             sd._terminate()
             sd._initialize()
     _portaudio = sd

@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+from dx7live.live._quiet import quiet_stderr
+
 API_NAMES = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK"}
 QUEUE_SIZE = 16384          # rtmidi's input queue, in messages (bursts must never overflow it)
 POLL_INTERVAL = 0.0005      # seconds between polls when idle
@@ -26,23 +28,6 @@ PORT_CHECK_INTERVAL = 1.0   # seconds between checks that the opened port still 
 
 class MidiError(RuntimeError):
     """No usable MIDI input (no API, no port, port not found). The message says what to do."""
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence the C libraries' own chatter (ALSA, libjack) while probing for a MIDI API."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _api_constant(name: str) -> int:
@@ -77,7 +62,7 @@ def create_midi_in(api: str = "auto", client_name: str = "dx7live") -> Tuple["ob
             errors.append(f"{name}: not compiled into python-rtmidi")
             continue
         try:
-            with _quiet_stderr():
+            with quiet_stderr():
                 midi_in = rtmidi.MidiIn(const, name=client_name, queue_size_limit=QUEUE_SIZE)
         except Exception as exc:  # rtmidi raises its own SystemError subclasses
             why = "no ALSA sequencer (/dev/snd/seq)" if name == "alsa" else "no JACK server running"
