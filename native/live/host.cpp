@@ -292,6 +292,8 @@ extern "C" int dx7live_stream_callback(const void* input, void* output, unsigned
                                        const PaStreamCallbackTimeInfo* timeInfo, PaStreamCallbackFlags statusFlags,
                                        void* userData) {
   (void)input;
-  return static_cast<dx7live::Host*>(userData)->process(static_cast<float*>(output), frameCount, timeInfo,
+  auto* host = static_cast<dx7live::Host*>(userData);
+  host->promoteAudioThread();
+  return host->process(static_cast<float*>(output), frameCount, timeInfo,
                                                           statusFlags);
 }

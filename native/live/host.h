@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "portaudio_abi.h"
+#include "realtime_thread.h"
 #include "spsc_ring.h"
 #include "synth.h"
 
@@ -98,6 +99,11 @@ class Host {
   int process(float* out, unsigned long frames, const PaStreamCallbackTimeInfo* ti, PaStreamCallbackFlags flags,
               double clock_override = -1.0);
 
+  // Raise the calling audio thread to real-time scheduling (first call per thread; see
+  // realtime_thread.h). Called by the real callbacks only, never by tests driving process().
+  void promoteAudioThread() { realtime_.promote(); }
+  int realtimeState() const { return realtime_.state(); }
+
   // ---- recording drain (one Python thread) ------------------------------------------------------
   size_t readAudio(float* out, size_t n) { return audio_ring_.popMany(out, n); }
   size_t readLog(LogEntry* out, size_t n) { return log_ring_.popMany(out, n); }
@@ -156,6 +162,7 @@ class Host {
   uint64_t record_frame_ = 0;
   uint64_t last_start_ns_ = 0;
   Stats stats_;
+  RealtimeThread realtime_;
 };
 
 }  // namespace dx7live

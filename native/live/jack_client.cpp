@@ -234,6 +234,7 @@ void JackClient::route(const uint8_t* data, size_t size, double time) {
 }
 
 int JackClient::process(jackabi::jack_nframes_t nframes) {
+  host_->promoteAudioThread();
   if (port_ != nullptr) processMidi(nframes);
   if (!audio_.empty()) {
     float* first = static_cast<float*>(api_->port_get_buffer(audio_[0], nframes));

@@ -190,6 +190,7 @@ PYBIND11_MODULE(_live, m) {
              d["output_latency_s"] = s.output_latency.load();
              d["jack_clock_callbacks"] = s.jack_clock_callbacks.load();
              d["last_due_frames"] = s.last_due.load();
+             d["realtime"] = h.realtimeState();  // -1 no callback yet, 0 normal scheduling, 1 SCHED_FIFO
              return d;
            },
            "A snapshot of the callback's counters (peak is reset by each read).")
