@@ -633,6 +633,18 @@ uint64_t Synth::dx7Clock(uint64_t frame) const {
   return (uint64_t)std::floor((double)frame * kEgsRate / sr_);
 }
 
+namespace {
+// Average EG speed per rate q (§6.3), µsteps per DX7 sample: (4 + (q & 3)) * 2^((q >> 2) - 14).
+// Tabulated because blockEnd runs for every moving envelope in every block (exact same values).
+struct EgSpeedTable {
+  double v[64];
+  EgSpeedTable() {
+    for (int q = 0; q < 64; ++q) v[q] = (4 + (q & 3)) * std::ldexp(1.0, (q >> 2) - 14);
+  }
+};
+const EgSpeedTable kEgSpeed;
+}  // namespace
+
 uint64_t Synth::blockEnd(uint64_t t) const {
   // Blocks end at the next tick, and are shorter while an envelope moves fast so that the linear
   // gain interpolation stays within about 128 µsteps (3 dB) of change per block.
@@ -642,9 +654,8 @@ uint64_t Synth::blockEnd(uint64_t t) const {
     if (v.idle) continue;
     for (const Envelope& e : v.eg) {
       if (e.mode != Envelope::kMoving) continue;
-      const int q = e.q[e.stage];
       // §6.3 average speed in µsteps per DX7 sample (rising: times the attack-law factor)
-      double speed = (4 + (q & 3)) * std::ldexp(1.0, (q >> 2) - 14);
+      double speed = kEgSpeed.v[e.q[e.stage] & 63];
       if (e.rising) speed *= 2 + std::max(0, (3840 - e.lev) >> 8);
       const double f = 128.0 / (speed * dx7_per_frame);
       if (f < frames) frames = f;
