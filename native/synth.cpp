@@ -529,14 +529,20 @@ void Synth::allSoundOff() {
   }
 }
 
-void Synth::updatePitch(Voice& v) {
+int32_t Synth::voicePitch(const Voice& v) const {
   // §4.1 step 4: V = P + PEG - 0x1BA8 (>= 0) + master tune; §4.2 f = 2^((V + Op - 5804)/4096).
+  // With glissando the sounding key is the semitone-quantised one (§11.4).
   const int32_t kp = (fn_.glissando() && v.porta_pitch != v.porta_target)
                          ? tables::keyPitch(tables::keyCode(v.gliss_key))
                          : v.porta_pitch;
   int32_t V = kp + v.peg.level - kVoicePitchOffset;
   if (V < 0) V = 0;
   V += kMasterTuneCentre + master_tune_;
+  return V;
+}
+
+void Synth::updatePitch(Voice& v) {
+  const int32_t V = voicePitch(v);
   // Unchanged pitch inputs since the last update (a held note without vibrato): nothing to do.
   if (v.pitch_cache_valid && v.pitch_cache[0] == V && v.pitch_cache[1] == pm_lfo_ &&
       v.pitch_cache[2] == bend_)
@@ -820,12 +826,7 @@ bool Synth::probe(double* pitch_hz, double* carrier_amp) {
     return false;
   }
   Voice& v = voices_[(size_t)last_voice_];
-  const int32_t kp = (fn_.glissando() && v.porta_pitch != v.porta_target)
-                         ? tables::keyPitch(tables::keyCode(v.gliss_key))
-                         : v.porta_pitch;
-  int32_t V = kp + v.peg.level - kVoicePitchOffset;
-  if (V < 0) V = 0;
-  V += kMasterTuneCentre + master_tune_;
+  const int32_t V = voicePitch(v);
   *pitch_hz = std::exp2((V + (pm_lfo_ + bend_) * 0.25 + 0x232C - 5804) / 4096.0);
   double amp = 0;
   if (!v.idle) {

@@ -116,6 +116,7 @@ class Synth {
   void updatePitch(Voice& v);
   bool portaActiveForNewNote(bool legato) const;
   int32_t keyPitchOf(int note) const;
+  int32_t voicePitch(const Voice& v) const;  // 16-bit voice pitch V (§4.1) incl. PEG, tune
 
   double sr_;
   std::vector<Voice> voices_;
