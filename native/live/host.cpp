@@ -55,42 +55,40 @@ Host::Host(double sample_rate, int polyphony, int channels, size_t queue_capacit
       log_ring_(queue_capacity),
       scratch_(new float[static_cast<size_t>(max_block)]()) {}
 
-bool Host::pushMidi(const uint8_t* msg, size_t n, double time) {
-  if (n == 0 || n > kEventBytes) return false;
+namespace {
+Event bytesEvent(EventKind kind, const uint8_t* data, size_t n, double time) {
   Event ev;
   ev.time = time;
-  ev.kind = EventKind::kMidi;
+  ev.kind = kind;
   ev.size = static_cast<uint8_t>(n);
-  std::memcpy(ev.data, msg, n);
+  std::memcpy(ev.data, data, n);
+  return ev;
+}
+}  // namespace
+
+bool Host::pushFromPython(const Event& ev) {
+  // Python threads may push concurrently: serialise them (the audio thread never takes this lock).
   std::lock_guard<std::mutex> lock(producer_mutex_);
   if (queue_.push(ev)) return true;
   stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
   return false;
 }
 
+bool Host::pushMidi(const uint8_t* msg, size_t n, double time) {
+  if (n == 0 || n > kEventBytes) return false;
+  return pushFromPython(bytesEvent(EventKind::kMidi, msg, n, time));
+}
+
 bool Host::pushNative(const uint8_t* msg, size_t n, double time) {
   if (n == 0 || n > kEventBytes) return false;
-  Event ev;
-  ev.time = time;
-  ev.kind = EventKind::kMidi;
-  ev.size = static_cast<uint8_t>(n);
-  std::memcpy(ev.data, msg, n);
-  if (native_queue_.push(ev)) return true;
+  if (native_queue_.push(bytesEvent(EventKind::kMidi, msg, n, time))) return true;
   stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
   return false;
 }
 
 bool Host::pushVoice(const uint8_t* vced, size_t n, double time) {
   if (n < 155 || n > 156) return false;
-  Event ev;
-  ev.time = time;
-  ev.kind = EventKind::kVoice;
-  ev.size = static_cast<uint8_t>(n);
-  std::memcpy(ev.data, vced, n);
-  std::lock_guard<std::mutex> lock(producer_mutex_);
-  if (queue_.push(ev)) return true;
-  stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
-  return false;
+  return pushFromPython(bytesEvent(EventKind::kVoice, vced, n, time));
 }
 
 bool Host::pushCommand(EventKind kind, int32_t a, int32_t b, double time) {
@@ -99,10 +97,7 @@ bool Host::pushCommand(EventKind kind, int32_t a, int32_t b, double time) {
   ev.kind = kind;
   ev.a = a;
   ev.b = b;
-  std::lock_guard<std::mutex> lock(producer_mutex_);
-  if (queue_.push(ev)) return true;
-  stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
-  return false;
+  return pushFromPython(ev);
 }
 
 void Host::setRecording(bool on) { recording_.store(on, std::memory_order_release); }

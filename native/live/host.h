@@ -161,6 +161,7 @@ class Host {
   bool was_recording_ = false;
   uint64_t record_frame_ = 0;
   uint64_t last_start_ns_ = 0;
+  bool pushFromPython(const Event& ev);
   Stats stats_;
   RealtimeThread realtime_;
 };
