@@ -95,6 +95,8 @@ def as_vced(voice: Any) -> np.ndarray:
         else np.asarray(voice)
     if a.ndim != 1 or a.shape[0] not in (155, 156):
         raise ValueError(f"a voice must have 155 VCED parameters, got shape {a.shape}")
+    if a.dtype != np.uint8 and ((a < 0) | (a > 255)).any():
+        raise ValueError("VCED values must be bytes 0..255 (out-of-range parameters are clamped, bytes are not)")
     return a[:155].astype(np.uint8)
 
 

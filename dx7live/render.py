@@ -16,6 +16,8 @@ from typing import Any, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
+from .analysis import as_vced
+
 MIN_SAMPLE_RATE = 8000.0   # the engine's range
 MAX_SAMPLE_RATE = 192000.0
 MAX_BATCH_SECONDS = 600.0  # refuse absurd item lengths before allocating gigabytes
@@ -58,13 +60,10 @@ def voices_array(voices: Any) -> np.ndarray:
     else:
         rows = []
         for i, v in enumerate(voices):
-            if hasattr(v, "to_vced"):
-                v = v.to_vced()
-            row = np.frombuffer(bytes(v), dtype=np.uint8) if isinstance(v, (bytes, bytearray, memoryview)) \
-                else np.asarray(v)
-            if row.ndim != 1 or row.shape[0] not in (155, 156):
-                raise ValueError(f"voice {i}: expected 155 VCED parameters, got shape {row.shape}")
-            rows.append(row[:155])
+            try:
+                rows.append(as_vced(v))
+            except ValueError as exc:
+                raise ValueError(f"voice {i}: {exc}") from None
         if not rows:
             raise ValueError("no voices given")
         arr = np.stack(rows)
