@@ -43,6 +43,8 @@ class Synth:
     def dropped_events(self) -> int: ...
     @property
     def ignored_notes(self) -> int: ...
+    @property
+    def stale_ticks(self) -> int: ...
 
 def render_batch(
     voices: npt.NDArray[np.uint8],
@@ -55,6 +57,7 @@ def render_batch(
     threads: int = 0,
     annotate: bool = False,
     frame_rate: float = 250.0,
+    out: Optional[npt.NDArray[np.float32]] = None,
 ) -> Union[
     npt.NDArray[np.float32],
     Tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]],

@@ -16,7 +16,8 @@ int64_t annotationFrames(int64_t total_frames, double sample_rate, double frame_
 
 namespace {
 
-void renderItem(Synth& s, const BatchJob& job, size_t i) {
+// probe_at: the annotation frames (the same for every item), or empty.
+void renderItem(Synth& s, const BatchJob& job, size_t i, const std::vector<uint64_t>& probe_at) {
   const uint64_t seed = job.seeds ? job.seeds[i] : (uint64_t)i;
   const int64_t T = job.total_frames;
   float* out = job.audio + i * (size_t)T;
@@ -26,39 +27,31 @@ void renderItem(Synth& s, const BatchJob& job, size_t i) {
   const int vel = std::clamp(job.velocities[i], 1, 127);
   s.noteOn(note, vel, 0);
   const int64_t hold = std::max<int64_t>(0, job.hold_frames[i]);
+  const size_t F = probe_at.size();
+  Synth::Probes probes{probe_at.data(), F};
+  if (F) {
+    probes.pitch_hz = job.pitch_hz + i * F;
+    probes.carrier_amp = job.carrier_amp + i * F;
+  }
   int64_t pos = 0;
   bool off_sent = false;
-  // The note-off is queued once its frame falls within the next render call (or is now).
-  auto queueOff = [&](int64_t horizon) {
-    if (!off_sent && hold < T && hold >= pos && hold <= horizon) {
+  while (pos < T) {
+    const int64_t chunk = std::min<int64_t>(T - pos, 1 << 20);
+    // The note-off is queued once its frame falls within this render call.
+    if (!off_sent && hold < T && hold < pos + chunk) {
       s.noteOff(note, (int)(hold - pos));
       off_sent = true;
     }
-  };
-  auto renderTo = [&](int64_t end) {
-    while (pos < end) {
-      const int64_t chunk = std::min<int64_t>(end - pos, 1 << 20);
-      queueOff(pos + chunk - 1);
-      s.render(out + pos, (int)chunk);
-      pos += chunk;
-    }
-  };
-  if (job.annotate) {
-    const int64_t F = annotationFrames(T, job.sample_rate, job.frame_rate);
-    float* ph = job.pitch_hz + i * (size_t)F;
-    float* amp = job.carrier_amp + i * (size_t)F;
-    for (int64_t k = 0; k < F; ++k) {
-      int64_t t = (int64_t)std::ceil((double)k * job.sample_rate / job.frame_rate);
-      t = std::min(t, T);
-      renderTo(t);
-      queueOff(pos);  // a note-off at exactly this frame comes before the probe
-      double p = 0, a = 0;
-      s.probe(&p, &a);
-      ph[k] = (float)p;
-      amp[k] = (float)a;
-    }
+    s.render(out + pos, (int)chunk, probes);
+    pos += chunk;
   }
-  renderTo(T);
+  // Probes at the very end (t == T) see the state after the last frame.
+  for (size_t k = probes.next; k < F; ++k) {
+    double p = 0, a = 0;
+    s.probe(&p, &a);
+    probes.pitch_hz[k] = (float)p;
+    probes.carrier_amp[k] = (float)a;
+  }
 }
 
 }  // namespace
@@ -68,10 +61,20 @@ void renderBatch(const BatchJob& job) {
   int threads = job.threads > 0 ? job.threads : (int)std::thread::hardware_concurrency();
   if (threads < 1) threads = 1;
   threads = (int)std::min<size_t>((size_t)threads, job.n);
+  // Annotation frame k is taken at sample ceil(k * sample_rate / frame_rate), at most T.
+  std::vector<uint64_t> probe_at;
+  if (job.annotate) {
+    const int64_t F = annotationFrames(job.total_frames, job.sample_rate, job.frame_rate);
+    probe_at.resize((size_t)F);
+    for (int64_t k = 0; k < F; ++k) {
+      const int64_t t = (int64_t)std::ceil((double)k * job.sample_rate / job.frame_rate);
+      probe_at[(size_t)k] = (uint64_t)std::min(t, job.total_frames);
+    }
+  }
   std::atomic<size_t> next{0};
   auto worker = [&]() {
     Synth s(job.sample_rate, 1);  // one note per item: a single voice renders identically
-    for (size_t i = next++; i < job.n; i = next++) renderItem(s, job, i);
+    for (size_t i = next++; i < job.n; i = next++) renderItem(s, job, i, probe_at);
   };
   if (threads == 1) {
     worker();

@@ -125,7 +125,8 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("polyphony", &dx7::Synth::polyphony)
       .def_property_readonly("frames_rendered", &dx7::Synth::framesRendered)
       .def_property_readonly("dropped_events", &dx7::Synth::droppedEvents)
-      .def_property_readonly("ignored_notes", &dx7::Synth::ignoredNotes);
+      .def_property_readonly("ignored_notes", &dx7::Synth::ignoredNotes)
+      .def_property_readonly("stale_ticks", &dx7::Synth::staleTicks);
 
   m.def(
       "render_batch",
@@ -133,7 +134,8 @@ PYBIND11_MODULE(_engine, m) {
          py::array_t<int32_t, py::array::c_style | py::array::forcecast> notes,
          py::array_t<int32_t, py::array::c_style | py::array::forcecast> velocities,
          py::array_t<int64_t, py::array::c_style | py::array::forcecast> hold_frames, long long total_frames,
-         double sample_rate, py::object seeds, int threads, bool annotate, double frame_rate) -> py::object {
+         double sample_rate, py::object seeds, int threads, bool annotate, double frame_rate,
+         py::object out) -> py::object {
         if (voices.ndim() != 2 || voices.shape(1) != 155)
           throw py::value_error("render_batch: voices must be uint8[N, 155]");
         const py::ssize_t n = voices.shape(0);
@@ -157,7 +159,18 @@ PYBIND11_MODULE(_engine, m) {
             throw py::value_error("render_batch: seeds must be uint64[N] or None");
           seed_ptr = seed_arr.data();
         }
-        py::array_t<float> audio({n, (py::ssize_t)total_frames});
+        // `out`: the caller's float32[N, T] (e.g. a tensor in shared memory): rendered in place.
+        py::array_t<float> audio;
+        if (out.is_none()) {
+          audio = py::array_t<float>({n, (py::ssize_t)total_frames});
+        } else {
+          if (!py::isinstance<py::array_t<float>>(out))
+            throw py::value_error("render_batch: out must be a float32 array");
+          audio = out.cast<py::array_t<float>>();
+          if (audio.ndim() != 2 || audio.shape(0) != n || audio.shape(1) != (py::ssize_t)total_frames ||
+              !(audio.flags() & py::array::c_style) || !audio.writeable())
+            throw py::value_error("render_batch: out must be a writable C-contiguous float32[N, total_frames]");
+        }
         const int64_t F = annotate ? dx7::annotationFrames(total_frames, sample_rate, frame_rate) : 0;
         py::array_t<float> pitch({n, (py::ssize_t)F}), amp({n, (py::ssize_t)F});
         dx7::BatchJob job{};
@@ -184,6 +197,6 @@ PYBIND11_MODULE(_engine, m) {
       },
       py::arg("voices"), py::arg("notes"), py::arg("velocities"), py::arg("hold_frames"), py::arg("total_frames"),
       py::arg("sample_rate"), py::arg("seeds") = py::none(), py::arg("threads") = 0, py::arg("annotate") = false,
-      py::arg("frame_rate") = 250.0,
+      py::arg("frame_rate") = 250.0, py::arg("out") = py::none(),
       "Render N single notes, each from a reset engine; see docs/architecture.md.");
 }

@@ -22,6 +22,14 @@ struct PitchEnvelope {
   void keyOff() {
     if (stage < 4) stage = 4;
   }
+  // No update can change the level until the next key event: every target still ahead equals it.
+  bool settled(const uint8_t* levels) const {
+    if (stage == 3 || stage == 5) return true;
+    if (stage == 4) return targetOf(levels, 3) == level;
+    for (int s = stage; s < 3; ++s)
+      if (targetOf(levels, s) != level) return false;
+    return true;
+  }
   // One pitch-EG update (every second CPU tick). Stepping is linear in log pitch; the segment ends
   // when the high bytes match and the level snaps to the target (§7).
   void update(const uint8_t* rates, const uint8_t* levels) {

@@ -131,6 +131,8 @@ void Synth::reset(uint64_t seed) {
   eg_time_ = 0;
   block_ready_ = false;
   block_t0_ = block_t1_ = 0;
+  ticks_inert_ = false;
+  stale_ticks_ = 0;
   ctl_ = Controllers();
   lfo_.reset((uint8_t)(splitmix(seed ^ 0x5A5A5A5Aull) & 0xFF));  // S&H start value (§14.6 unknown)
   pm_lfo_ = bend_ = amreg_ = 0;
@@ -652,23 +654,84 @@ const EgSpeedTable kEgSpeed;
 }  // namespace
 
 uint64_t Synth::blockEnd(uint64_t t) const {
-  // Blocks end at the next tick, and are shorter while an envelope moves fast so that the linear
-  // gain interpolation stays within about 128 µsteps (3 dB) of change per block.
+  // Blocks end at the next tick (unless ticks are inert), and are shorter while an envelope moves
+  // fast so that the linear gain interpolation stays within about 128 µsteps (3 dB) of change per
+  // block. They also end about where a segment or a static hold ends, so that the next segment's
+  // slope starts in a block of its own (a hold followed by a fast fall must not be smeared).
   double frames = kMaxBlock;
   const double dx7_per_frame = kEgsRate / sr_;
   for (const Voice& v : voices_) {
     if (v.idle) continue;
     for (const Envelope& e : v.eg) {
-      if (e.mode != Envelope::kMoving) continue;
-      // §6.3 average speed in µsteps per DX7 sample (rising: times the attack-law factor)
-      double speed = kEgSpeed.v[e.q[e.stage] & 63];
-      if (e.rising) speed *= 2 + std::max(0, (3840 - e.lev) >> 8);
-      const double f = 128.0 / (speed * dx7_per_frame);
-      if (f < frames) frames = f;
+      double f;
+      if (e.mode == Envelope::kHold) {
+        f = (double)e.hold_left / dx7_per_frame;
+      } else if (e.mode == Envelope::kMoving) {
+        // §6.3 average speed in µsteps per DX7 sample (rising: times the attack-law factor)
+        double speed = kEgSpeed.v[e.q[e.stage] & 63];
+        if (e.rising) speed *= 2 + std::max(0, (3840 - e.lev) >> 8);
+        const int32_t left = std::abs(e.target[e.stage] - e.lev);
+        f = (double)std::min<int32_t>(128, std::max<int32_t>(left, 1)) / (speed * dx7_per_frame);
+      } else {
+        continue;
+      }
+      if (f < frames) frames = std::ceil(f);
     }
   }
   const uint64_t len = (uint64_t)std::max(8.0, frames);
-  return std::min(next_tick_frame_, t + len);
+  return ticks_inert_ ? t + len : std::min(next_tick_frame_, t + len);
+}
+
+// True when no tick until the next event can change what the voices render: the LFO reaches
+// neither pitch nor amplitude, pitch bend is applied already, and no pitch EG or portamento moves.
+// Then blocks need not end at ticks (at 16 kHz a tick comes every 43 frames, a block may be 192).
+bool Synth::ticksInert() const {
+  if (sensing_) return false;  // a tick may release every note
+  // §8.5: pm = 0 for ever when PMS is 0 or no depth reaches the LFO; it must be 0 already.
+  const bool pm_off = tables::kPms[patch_.pms] == 0 ||
+                      (patch_.pmd8 == 0 && sourceSum(fn_, ctl_, 0, false) == 0);
+  if (!pm_off || pm_lfo_ != 0) return false;
+  if (bend_ != pitchBendValue(ctl_.bend7, fn_.bendRange(), fn_.bendStep())) return false;
+  // §8.6: with no LFO depth the register is the EG bias alone (A3 = egb); irrelevant when no
+  // operator is amplitude-sensitive.
+  bool ams = false;
+  for (const auto& op : patch_.op) ams |= tables::kAms[op.ams] != 0;
+  if (ams) {
+    if (patch_.amd8 != 0 || sourceSum(fn_, ctl_, 1, false) != 0) return false;
+    const int egb = std::max(0, sourceSum(fn_, ctl_, 2, true) - sourceSum(fn_, ctl_, 2, false));
+    if (amreg_ != tables::kAmpMod[255 - sat255(egb)]) return false;
+  }
+  for (const Voice& v : voices_) {
+    if (v.idle) continue;
+    if (v.porta_pitch != v.porta_target) return false;
+    if (!v.peg.settled(patch_.peg_level)) return false;
+    if (!v.pitch_cache_valid || v.pitch_cache[0] != voicePitch(v) || v.pitch_cache[1] != pm_lfo_ ||
+        v.pitch_cache[2] != bend_)
+      return false;
+  }
+  return true;
+}
+
+// A tick inside an inert block, run after its frame (before anything later happens). Checks that
+// it changed nothing the block renders.
+void Synth::lateTick() {
+  const int amreg = amreg_;
+  int32_t pitch[kMaxPolyphony][3];  // each voice's pitch inputs before the tick
+  for (size_t i = 0; i < voices_.size(); ++i)
+    for (int j = 0; j < 3; ++j) pitch[i][j] = voices_[i].pitch_cache[j];
+  runTick();
+  ++tick_;
+  next_tick_frame_ = tickFrame(tick_);
+  bool stale = false;
+  for (const auto& op : patch_.op)  // the register matters only to amplitude-sensitive operators
+    if (tables::kAms[op.ams] != 0 && amreg != amreg_) stale = true;
+  for (size_t i = 0; i < voices_.size(); ++i)
+    for (int j = 0; j < 3; ++j)
+      if (!voices_[i].idle && voices_[i].pitch_cache[j] != pitch[i][j]) stale = true;
+  if (stale) {
+    ++stale_ticks_;
+    block_ready_ = false;
+  }
 }
 
 void Synth::syncTo(uint64_t t) {
@@ -683,11 +746,14 @@ void Synth::syncTo(uint64_t t) {
 }
 
 void Synth::processDue() {
+  while (next_tick_frame_ < now_) lateTick();  // ticks passed inside an inert block
   while (!queue_.empty() && queue_.front().time <= now_) {
     apply(queue_.front());
     queue_.pop();
   }
-  if (now_ == next_tick_frame_) {
+  if (now_ == next_tick_frame_ && block_ready_ && ticks_inert_) {
+    lateTick();
+  } else if (now_ == next_tick_frame_) {
     syncTo(now_);
     runTick();
     ++tick_;
@@ -700,6 +766,7 @@ void Synth::processDue() {
 void Synth::prepareBlock() {
   syncTo(now_);
   block_t0_ = now_;
+  ticks_inert_ = ticksInert();
   block_t1_ = blockEnd(now_);
   const uint64_t d0 = dx7Clock(block_t0_), d1 = dx7Clock(block_t1_);
   const float inv_len = 1.0f / (float)(block_t1_ - block_t0_);
@@ -780,6 +847,11 @@ void Synth::prepareBlock() {
 }
 
 void Synth::render(float* out, int frames) {
+  Probes none{nullptr, 0};
+  render(out, frames, none);
+}
+
+void Synth::render(float* out, int frames, Probes& probes) {
   if (frames <= 0) return;
   DenormalGuard guard;
   std::memset(out, 0, sizeof(float) * (size_t)frames);
@@ -788,6 +860,15 @@ void Synth::render(float* out, int frames) {
     processDue();
     uint64_t end = std::min(block_t1_, now_ + (uint64_t)(frames - pos));
     if (!queue_.empty() && queue_.front().time < end) end = queue_.front().time;
+    // Nothing changes inside [now_, end) but the gains' ramp, so a probe there reads the same
+    // state a render split at its frame would (the batch renderer's annotations, at no cost).
+    while (probes.next < probes.n && probes.at[probes.next] < end) {
+      const size_t j = probes.next++;
+      double p = 0, a = 0;
+      probeNow(std::max(probes.at[j], now_), &p, &a);
+      probes.pitch_hz[j] = (float)p;
+      probes.carrier_amp[j] = (float)a;
+    }
     const int n = (int)(end - now_);
     const int k0 = (int)(now_ - block_t0_);
     for (Voice& v : voices_)
@@ -803,6 +884,8 @@ void Synth::render(float* out, int frames) {
       block_ready_ = false;
     }
   }
+  // Ticks that passed inside an inert block run now, before anything set between calls.
+  while (next_tick_frame_ < now_) lateTick();
 }
 
 int Synth::activeVoices() const {
@@ -820,18 +903,24 @@ int Synth::activeVoices() const {
 
 bool Synth::probe(double* pitch_hz, double* carrier_amp) {
   processDue();
+  probeNow(now_, pitch_hz, carrier_amp);
+  return last_voice_ >= 0;
+}
+
+// The probe at frame t of the current block (block_t0_ <= t < block_t1_, no event before t).
+void Synth::probeNow(uint64_t t, double* pitch_hz, double* carrier_amp) const {
   if (last_voice_ < 0) {
     *pitch_hz = 0;
     *carrier_amp = 0;
-    return false;
+    return;
   }
-  Voice& v = voices_[(size_t)last_voice_];
+  const Voice& v = voices_[(size_t)last_voice_];
   const int32_t V = voicePitch(v);
   *pitch_hz = std::exp2((V + (pm_lfo_ + bend_) * 0.25 + 0x232C - 5804) / 4096.0);
   double amp = 0;
   if (!v.idle) {
     const Algorithm& alg = algorithm(patch_.algorithm);
-    const float k = (float)(now_ - block_t0_);
+    const float k = (float)(t - block_t0_);
     for (int o = 0; o < 6; ++o) {
       // carriers the audio path renders (silent ones, below -90 dB, are skipped there too)
       if (!((alg.carriers & v.needed) >> o & 1)) continue;
@@ -840,7 +929,6 @@ bool Synth::probe(double* pitch_hz, double* carrier_amp) {
     }
   }
   *carrier_amp = amp;
-  return true;
 }
 
 }  // namespace dx7

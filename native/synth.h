@@ -4,7 +4,10 @@
 // Timing model. Time is counted in output frames since reset. The CPU tick (§0.3, 372.27 Hz
 // effective) falls on frames T_k = floor(k * fs / 372.27). A block runs to the next tick (at most
 // 192 frames), shorter while some envelope moves fast (about 3 dB of change per block at most,
-// down to 8 frames). Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from block start
+// down to 8 frames) and ending about where a segment or static hold ends. When no tick can change
+// the sound until the next event (LFO routed nowhere, pitch EG and portamento at rest: the
+// common case), blocks do not stop at ticks; those ticks run just after their frame (checked:
+// staleTicks()). Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from block start
 // to block end and operator gains are interpolated linearly across the block; pitch is constant
 // between ticks (stepped, as on the DX7). Events cut a block at their frame. Block boundaries
 // depend only on absolute time, the synth's state and events, never on how render() calls are
@@ -72,6 +75,16 @@ class Synth {
   void midi(const uint8_t* msg, size_t n, int offset);
 
   void render(float* out, int frames);
+  // Probes (see probe()) taken while rendering, without splitting the render at them: each one
+  // whose frame falls inside this call is taken there and consumed (next advances).
+  struct Probes {
+    const uint64_t* at; // engine frames (the framesRendered() clock), increasing
+    size_t n;
+    size_t next = 0;
+    float* pitch_hz = nullptr;     // [n]
+    float* carrier_amp = nullptr;  // [n]
+  };
+  void render(float* out, int frames, Probes& probes);
   void reset(uint64_t seed);
   int activeVoices() const;
 
@@ -81,6 +94,7 @@ class Synth {
   uint64_t framesRendered() const { return now_; }
   uint64_t droppedEvents() const { return queue_.dropped(); }
   uint64_t ignoredNotes() const { return ignored_notes_; }
+  uint64_t staleTicks() const { return stale_ticks_; }
 
   // Annotation of the voice that received the latest note-on, at the current frame (as the next
   // rendered frame will use it): pitch of a ratio-1 operator in Hz and the summed carrier
@@ -90,12 +104,15 @@ class Synth {
  private:
   void push(Event::Type t, int a, int b, int offset);
   void processDue();
+  void probeNow(uint64_t t, double* pitch_hz, double* carrier_amp) const;
   void syncTo(uint64_t t);
   void prepareBlock();
   uint64_t blockEnd(uint64_t t) const;
   uint64_t dx7Clock(uint64_t frame) const;
   uint64_t tickFrame(uint64_t k) const;
   void runTick();
+  void lateTick();
+  bool ticksInert() const;
   void apply(const Event& e);
 
   void doNoteOn(int note, int velocity);
@@ -136,6 +153,10 @@ class Synth {
   uint64_t eg_time_ = 0;         // frame of the committed envelope state (Voice::eg)
   bool block_ready_ = false;
   uint64_t block_t0_ = 0, block_t1_ = 0;
+  // The current block's ticks cannot change what it renders (ticksInert()): they run late, without
+  // ending the block. stale_ticks_ counts late ticks that did change it (must stay 0; tested).
+  bool ticks_inert_ = false;
+  uint64_t stale_ticks_ = 0;
 
   // modulation registers (updated each tick)
   int pm_lfo_ = 0;               // LFO pitch modulation, 16384 per octave (§8.5)
