@@ -131,7 +131,7 @@ void Synth::reset(uint64_t seed) {
   eg_time_ = 0;
   block_ready_ = false;
   block_t0_ = block_t1_ = 0;
-  ticks_inert_ = false;
+  tick_effect_ = kTickAll;
   stale_ticks_ = 0;
   ctl_ = Controllers();
   lfo_.reset((uint8_t)(splitmix(seed ^ 0x5A5A5A5Aull) & 0xFF));  // S&H start value (§14.6 unknown)
@@ -679,42 +679,42 @@ uint64_t Synth::blockEnd(uint64_t t) const {
     }
   }
   const uint64_t len = (uint64_t)std::max(8.0, frames);
-  return ticks_inert_ ? t + len : std::min(next_tick_frame_, t + len);
+  return tick_effect_ == kTickAll ? std::min(next_tick_frame_, t + len) : t + len;
 }
 
-// True when no tick until the next event can change what the voices render: the LFO reaches
-// neither pitch nor amplitude, pitch bend is applied already, and no pitch EG or portamento moves.
-// Then blocks need not end at ticks (at 16 kHz a tick comes every 43 frames, a block may be 192).
-bool Synth::ticksInert() const {
-  if (sensing_) return false;  // a tick may release every note
-  // §8.5: pm = 0 for ever when PMS is 0 or no depth reaches the LFO; it must be 0 already.
-  const bool pm_off = tables::kPms[patch_.pms] == 0 ||
-                      (patch_.pmd8 == 0 && sourceSum(fn_, ctl_, 0, false) == 0);
-  if (!pm_off || pm_lfo_ != 0) return false;
-  if (bend_ != pitchBendValue(ctl_.bend7, fn_.bendRange(), fn_.bendStep())) return false;
+// What the ticks until the next event can change (§8.5-§8.8). kNone: the LFO reaches neither
+// pitch nor amplitude, pitch bend is applied already, no pitch EG or portamento moves. kPitch:
+// only operator frequencies change. Then blocks need not end at ticks: at 16 kHz a tick comes
+// every 43 frames, a block may last 192.
+Synth::TickEffect Synth::tickEffect() const {
+  if (sensing_) return kTickAll;  // a tick may release every note
   // §8.6: with no LFO depth the register is the EG bias alone (A3 = egb); irrelevant when no
   // operator is amplitude-sensitive.
   bool ams = false;
   for (const auto& op : patch_.op) ams |= tables::kAms[op.ams] != 0;
   if (ams) {
-    if (patch_.amd8 != 0 || sourceSum(fn_, ctl_, 1, false) != 0) return false;
+    if (patch_.amd8 != 0 || sourceSum(fn_, ctl_, 1, false) != 0) return kTickAll;
     const int egb = std::max(0, sourceSum(fn_, ctl_, 2, true) - sourceSum(fn_, ctl_, 2, false));
-    if (amreg_ != tables::kAmpMod[255 - sat255(egb)]) return false;
+    if (amreg_ != tables::kAmpMod[255 - sat255(egb)]) return kTickAll;
   }
+  // §8.5: pm = 0 for ever when PMS is 0 or no depth reaches the LFO; it must be 0 already.
+  const bool pm_off = tables::kPms[patch_.pms] == 0 ||
+                      (patch_.pmd8 == 0 && sourceSum(fn_, ctl_, 0, false) == 0);
+  if (!pm_off || pm_lfo_ != 0) return kTickPitch;
+  if (bend_ != pitchBendValue(ctl_.bend7, fn_.bendRange(), fn_.bendStep())) return kTickPitch;
   for (const Voice& v : voices_) {
     if (v.idle) continue;
-    if (v.porta_pitch != v.porta_target) return false;
-    if (!v.peg.settled(patch_.peg_level)) return false;
+    if (v.porta_pitch != v.porta_target || !v.peg.settled(patch_.peg_level)) return kTickPitch;
     if (!v.pitch_cache_valid || v.pitch_cache[0] != voicePitch(v) || v.pitch_cache[1] != pm_lfo_ ||
         v.pitch_cache[2] != bend_)
-      return false;
+      return kTickPitch;
   }
-  return true;
+  return kTickNone;
 }
 
-// A tick inside an inert block, run after its frame (before anything later happens). Checks that
-// it changed nothing the block renders.
-void Synth::lateTick() {
+// A tick inside a block that continues past it: at its frame (kTickPitch: it may change operator
+// frequencies) or just after (kTickNone). Checks that it changed nothing else the block renders.
+void Synth::tickInBlock() {
   const int amreg = amreg_;
   int32_t pitch[kMaxPolyphony][3];  // each voice's pitch inputs before the tick
   for (size_t i = 0; i < voices_.size(); ++i)
@@ -725,9 +725,10 @@ void Synth::lateTick() {
   bool stale = false;
   for (const auto& op : patch_.op)  // the register matters only to amplitude-sensitive operators
     if (tables::kAms[op.ams] != 0 && amreg != amreg_) stale = true;
-  for (size_t i = 0; i < voices_.size(); ++i)
-    for (int j = 0; j < 3; ++j)
-      if (!voices_[i].idle && voices_[i].pitch_cache[j] != pitch[i][j]) stale = true;
+  if (tick_effect_ == kTickNone)
+    for (size_t i = 0; i < voices_.size(); ++i)
+      for (int j = 0; j < 3; ++j)
+        if (!voices_[i].idle && voices_[i].pitch_cache[j] != pitch[i][j]) stale = true;
   if (stale) {
     ++stale_ticks_;
     block_ready_ = false;
@@ -746,13 +747,13 @@ void Synth::syncTo(uint64_t t) {
 }
 
 void Synth::processDue() {
-  while (next_tick_frame_ < now_) lateTick();  // ticks passed inside an inert block
+  while (next_tick_frame_ < now_) tickInBlock();  // ticks passed inside a kTickNone block
   while (!queue_.empty() && queue_.front().time <= now_) {
     apply(queue_.front());
     queue_.pop();
   }
-  if (now_ == next_tick_frame_ && block_ready_ && ticks_inert_) {
-    lateTick();
+  if (now_ == next_tick_frame_ && block_ready_ && tick_effect_ != kTickAll) {
+    tickInBlock();
   } else if (now_ == next_tick_frame_) {
     syncTo(now_);
     runTick();
@@ -766,7 +767,7 @@ void Synth::processDue() {
 void Synth::prepareBlock() {
   syncTo(now_);
   block_t0_ = now_;
-  ticks_inert_ = ticksInert();
+  tick_effect_ = tickEffect();
   block_t1_ = blockEnd(now_);
   const uint64_t d0 = dx7Clock(block_t0_), d1 = dx7Clock(block_t1_);
   const float inv_len = 1.0f / (float)(block_t1_ - block_t0_);
@@ -860,6 +861,7 @@ void Synth::render(float* out, int frames, Probes& probes) {
     processDue();
     uint64_t end = std::min(block_t1_, now_ + (uint64_t)(frames - pos));
     if (!queue_.empty() && queue_.front().time < end) end = queue_.front().time;
+    if (tick_effect_ == kTickPitch && next_tick_frame_ < end) end = next_tick_frame_;
     // Nothing changes inside [now_, end) but the gains' ramp, so a probe there reads the same
     // state a render split at its frame would (the batch renderer's annotations, at no cost).
     while (probes.next < probes.n && probes.at[probes.next] < end) {
@@ -885,7 +887,7 @@ void Synth::render(float* out, int frames, Probes& probes) {
     }
   }
   // Ticks that passed inside an inert block run now, before anything set between calls.
-  while (next_tick_frame_ < now_) lateTick();
+  while (next_tick_frame_ < now_) tickInBlock();
 }
 
 int Synth::activeVoices() const {

@@ -7,7 +7,8 @@
 // down to 8 frames) and ending about where a segment or static hold ends. When no tick can change
 // the sound until the next event (LFO routed nowhere, pitch EG and portamento at rest: the
 // common case), blocks do not stop at ticks; those ticks run just after their frame (checked:
-// staleTicks()). Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from block start
+// staleTicks()); when ticks change only the pitch, they cut the render but not the block.
+// Envelopes are advanced in exact DX7 samples (49 096 Hz, §6.3) from block start
 // to block end and operator gains are interpolated linearly across the block; pitch is constant
 // between ticks (stepped, as on the DX7). Events cut a block at their frame. Block boundaries
 // depend only on absolute time, the synth's state and events, never on how render() calls are
@@ -111,8 +112,9 @@ class Synth {
   uint64_t dx7Clock(uint64_t frame) const;
   uint64_t tickFrame(uint64_t k) const;
   void runTick();
-  void lateTick();
-  bool ticksInert() const;
+  enum TickEffect : uint8_t { kTickNone, kTickPitch, kTickAll };
+  TickEffect tickEffect() const;
+  void tickInBlock();
   void apply(const Event& e);
 
   void doNoteOn(int note, int velocity);
@@ -153,9 +155,10 @@ class Synth {
   uint64_t eg_time_ = 0;         // frame of the committed envelope state (Voice::eg)
   bool block_ready_ = false;
   uint64_t block_t0_ = 0, block_t1_ = 0;
-  // The current block's ticks cannot change what it renders (ticksInert()): they run late, without
-  // ending the block. stale_ticks_ counts late ticks that did change it (must stay 0; tested).
-  bool ticks_inert_ = false;
+  // What the current block's ticks can change (tickEffect()). Unless kTickAll they do not end the
+  // block: kTickPitch ticks still cut the render at their frame, kTickNone ticks run just after it.
+  // stale_ticks_ counts such ticks that changed more than predicted (must stay 0; tested).
+  TickEffect tick_effect_ = kTickAll;
   uint64_t stale_ticks_ = 0;
 
   // modulation registers (updated each tick)
