@@ -1,12 +1,14 @@
 """Dataset throughput: NSynth-style items (4 s at 16 kHz, note-off at 3 s) from the factory ROM voices.
 
-Measures, side by side on this machine:
+Measures, side by side on this machine, --repeat times in turn (median and best are printed;
+"x dexed" divides by dexed-py's median):
   - dexed-py (import name ``dexed``) rendering the same items in one thread (the reference),
-  - DX7Dataset item by item with 0 and 2 DataLoader workers,
-  - the batched path (DX7BatchDataset) with 0 and 2 workers,
+  - DX7Dataset item by item through DataLoader(batch_size=64) with 0 and 2 workers,
+  - the batched path (DX7BatchDataset, 256 per batch) through DataLoader with 0 and 2 workers,
   - building a Dataset over ~30,000 patches (dx7pytorch's collection.bin).
+Every DataLoader run is a whole cold epoch: worker start-up is included.
 
-    nice python bench/bench_dataset.py [--items 2000] [--corpus ../shared/corpus]
+    nice python bench/bench_dataset.py [--items 8000] [--repeat 3] [--corpus ../shared/corpus]
 """
 from __future__ import annotations
 
@@ -95,7 +97,8 @@ def bench_batched(ds, indices: np.ndarray, workers: int, batch_size: int = 256) 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--items", type=int, default=2000, help="items per measurement (default 2000)")
+    ap.add_argument("--items", type=int, default=8000, help="items per measurement (default 8000)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of every measurement, taken in turn (default 3)")
     ap.add_argument("--dexed-items", type=int, default=1000, help="items for dexed-py (default 1000)")
     ap.add_argument("--corpus", help="path to shared/corpus")
     args = ap.parse_args()
@@ -113,26 +116,29 @@ def main() -> int:
     print(f"dx7live engine {dx7live.ENGINE_VERSION}; {os.cpu_count()} CPUs; {ds}")
     print(f"items: {DURATION:g} s at {SR} Hz, note-off at {HOLD:g} s, spread over {len(roms)} ROM banks\n")
 
-    rows = []
-    n, dt, cpu = measured(bench_dexed, roms, ds, sample_indices(len(ds), args.dexed_items))
-    dexed_rate = n / dt
-    rows.append(("dexed-py, 1 thread (reference)", n, dt, cpu))
+    methods = [("dexed-py, 1 thread (reference)", bench_dexed, (roms, ds, sample_indices(len(ds), args.dexed_items)))]
     for workers in (0, 2):
-        rows.append((f"DX7Dataset, DataLoader(batch 64), {workers} workers", *measured(bench_loader, ds, idx, workers)))
+        methods.append((f"DX7Dataset, DataLoader(batch 64), {workers} workers", bench_loader, (ds, idx, workers)))
     for workers in (0, 2):
-        rows.append((f"DX7BatchDataset (batched, 256), {workers} workers",
-                     *measured(bench_batched, ds, idx, workers)))
+        methods.append((f"DX7BatchDataset (batched, 256), {workers} workers", bench_batched, (ds, idx, workers)))
+    runs: dict[str, list[tuple[int, float, float]]] = {name: [] for name, _, _ in methods}
+    for _ in range(args.repeat):
+        for name, fn, fargs in methods:
+            runs[name].append(measured(fn, *fargs))
 
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs: wall-clock rates shrink when other work shares them;"
           f" items per CPU-second do not\n")
-    print(f"{'method':48s} {'items':>6s} {'wall s':>7s} {'items/s':>8s} {'x dexed':>8s} {'NSynth-size':>12s}"
-          f" {'CPU s':>6s} {'items/CPU-s':>11s}")
-    for name, n, dt, cpu in rows:
-        rate = n / dt
-        eta = NSYNTH_NOTES / rate
-        print(f"{name:48s} {n:6d} {dt:7.2f} {rate:8.0f} {rate / dexed_rate:8.2f} {eta / 60:8.1f} min"
-              f" {cpu:6.2f} {n / max(cpu, 1e-9):11.0f}")
+    print(f"{'method':48s} {'items':>6s} {'items/s':>8s} {'best':>6s} {'x dexed':>8s} {'NSynth-size':>12s}"
+          f" {'items/CPU-s':>11s}")
+    dexed_rate = float(np.median([n / dt for n, dt, _ in runs[methods[0][0]]]))
+    for name, _, _ in methods:
+        rates = [n / dt for n, dt, _ in runs[name]]
+        rate = float(np.median(rates))
+        per_cpu = float(np.median([n / max(cpu, 1e-9) for n, _, cpu in runs[name]]))
+        print(f"{name:48s} {runs[name][0][0]:6d} {rate:8.0f} {max(rates):6.0f} {rate / dexed_rate:8.2f}"
+              f" {NSYNTH_NOTES / rate / 60:8.1f} min {per_cpu:11.0f}")
+    print(f"({args.repeat} runs each, medians; best = fastest run)")
 
     coll = corpus / "files" / "fcaspe+dx7pytorch" / "dataset" / "collection.bin"
     if coll.exists():

@@ -174,16 +174,24 @@ class DX7Dataset(Dataset):
         return f
 
     # ------------------------------------------------------------------ rendering
-    def render_items(self, indices: Sequence[int], threads: Optional[int] = None) -> dict[str, Any]:
+    def render_items(self, indices: Sequence[int], threads: Optional[int] = None,
+                     shared_memory: bool = False) -> dict[str, Any]:
         """Render several items in one native batch; returns the batched dict (as a DataLoader would
-        collate it). Each row equals ``self[i]`` bit for bit."""
+        collate it). Each row equals ``self[i]`` bit for bit.
+
+        ``shared_memory=True`` renders the audio straight into a tensor in shared memory, which a
+        DataLoader worker hands to the main process without copying it (the batched path does).
+        """
         idx = np.asarray(indices, dtype=np.int64).ravel()
         p, vi, ni = self.locate(idx)
         notes, vels = self.notes[ni], self.velocities[vi]
+        audio_t = torch.empty((idx.size, self.n_frames), dtype=torch.float32)
+        if shared_memory:
+            audio_t.share_memory_()
         out = render_checked(
             self.vced[p], notes, vels, np.full(idx.size, self.hold_frames, np.int64), self.n_frames,
             self.sample_rate, threads=_threads(self.threads if threads is None else threads), annotate=True,
-            frame_rate=self.frame_rate,
+            frame_rate=self.frame_rate, out=audio_t.numpy(),
         )
         audio = out.audio
         loud = amplitude_db(out.carrier_amp)
@@ -195,7 +203,7 @@ class DX7Dataset(Dataset):
                 level = np.sqrt(np.mean(np.square(audio, dtype=np.float64), axis=1))
                 target = 10.0 ** (LOUDNESS_TARGET_DB / 20.0)
             gain = np.where(level > 0, target / np.maximum(level, 1e-30), 1.0)
-            audio = (audio * gain[:, None].astype(np.float32)).astype(np.float32)
+            audio *= gain[:, None].astype(np.float32)  # in place: the tensor keeps its memory
             loud = np.where(loud > -120.0, loud + (20.0 * np.log10(gain))[:, None].astype(np.float32), loud)
         f0_hz = np.empty(idx.size, np.float32)
         conf = np.empty(idx.size, np.float32)
@@ -207,7 +215,7 @@ class DX7Dataset(Dataset):
             kinds.append(f.kind)
             curves[j] = f0_curve(out.pitch_hz[j], f)
         return {
-            "audio": torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
+            "audio": audio_t,
             "note": torch.from_numpy(notes.astype(np.int64)),
             "velocity": torch.from_numpy(vels.astype(np.int64)),
             "patch_index": torch.from_numpy(p.astype(np.int64)),
@@ -311,7 +319,7 @@ class DX7BatchDataset(IterableDataset):
         if info is not None:
             batches = batches[info.id::info.num_workers]
         for b in batches:
-            yield self.dataset.render_items(b, threads=self.threads)
+            yield self.dataset.render_items(b, threads=self.threads, shared_memory=info is not None)
 
 
 def split_by_patch(dataset: Union[DX7Dataset, Subset], fractions: Sequence[float] = (0.8, 0.1, 0.1),

@@ -218,9 +218,11 @@ def render_batch(
 
 def render_checked(vced: np.ndarray, notes: np.ndarray, velocities: np.ndarray, hold_frames: np.ndarray,
                    total_frames: int, sample_rate: float, seeds: Optional[np.ndarray] = None, threads: int = 0,
-                   annotate: bool = False, frame_rate: float = 250.0) -> Union[np.ndarray, BatchAudio]:
+                   annotate: bool = False, frame_rate: float = 250.0,
+                   out: Optional[np.ndarray] = None) -> Union[np.ndarray, BatchAudio]:
     """:func:`render_batch` without the argument checks, for callers that validated already
-    (the Dataset, sweeps). Same seeds by default, so the same samples."""
+    (the Dataset, sweeps). Same seeds by default, so the same samples. ``out``: a writable
+    C-contiguous float32 [N, total_frames] array to render into."""
     notes = np.ascontiguousarray(notes, dtype=np.int32)
     velocities = np.ascontiguousarray(velocities, dtype=np.int32)
     hold_frames = np.ascontiguousarray(hold_frames, dtype=np.int64)
@@ -229,7 +231,7 @@ def render_checked(vced: np.ndarray, notes: np.ndarray, velocities: np.ndarray, 
     out = _engine().render_batch(
         vced, notes, velocities, hold_frames, int(total_frames), float(sample_rate),
         seeds=np.ascontiguousarray(seeds, dtype=np.uint64), threads=threads, annotate=annotate,
-        frame_rate=frame_rate,
+        frame_rate=frame_rate, out=out,
     )
     if annotate:
         audio, pitch, amp = out

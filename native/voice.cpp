@@ -7,7 +7,7 @@
 // CPU is picked when the module loads (GCC function multi-versioning). No FMA is enabled, so both
 // versions compute bit-identical results.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(DX7_NO_CLONES)
-#define DX7_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define DX7_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define DX7_VECTOR_CLONES
 #endif
