@@ -1,25 +1,27 @@
 #!/usr/bin/env python3
 """Soak benchmark of the live path on a private JACK server (dummy driver): xruns, callback time,
-MIDI-to-audio latency, next to a trivial C JACK client (jack_simple_client) as the baseline.
+MIDI-to-audio latency, next to trivial C JACK clients run in the same conditions as the baseline.
 
     nice python bench/soak.py [--seconds 60] [--periods 64,128] [--rate 48000] [--json FILE]
 
-For each period, four runs of --seconds each (baseline, dx7live with its own JACK client,
-dx7live through PortAudio, baseline again, to bracket the machine's drifting load), in the same
-conditions:
-  baseline  jack_simple_client + a separate Python process with a CPU-bound thread that also
-            provokes the garbage collector (the C client has no Python of its own to disturb)
-  dx7live   `dx7live play` whose own process runs that CPU-bound, GC-provoking thread
-            (default audio backend on JACK: one native JACK client; and --audio-backend portaudio)
-Note: with the native client the probe and the player form a graph cycle (MIDI one way, audio
-the other), which JACK resolves with one period of delay: its latency figures include that period.
-A probe client sends 16-note chords over JACK MIDI at exact frames (on period boundaries, as
-RtMidi-based senders do), retriggers them, releases them, once a second, and captures the output.
+For each period, five runs of --seconds each, in turn (the machine's load drifts, so the dx7live
+runs are bracketed by the baseline):
+  base     jack_midisine (a C synth: MIDI in, one sine per note) wired exactly as dx7live is
+           (probe MIDI -> client -> probe audio), playing the same chords, with a separate Python
+           process running a CPU-bound thread that also provokes the garbage collector
+  dx7      `dx7live play` (its own native JACK client) whose own process runs that busy thread
+  simple   jack_simple_client (no MIDI input: it only feeds the probe), the issue's reference
+  dx7pa    `dx7live play --audio-backend portaudio`, the busy thread inside
+  base2    jack_midisine again
+The probe is a Python JACK client that sends 16-note chords over JACK MIDI at exact frames (on
+period boundaries, as RtMidi-based senders do), retriggers them, releases them, once a second, and
+captures the output. MIDI one way and audio the other make a graph cycle, which JACK resolves with
+one period of delay: latency figures include that period (for dx7live and jack_midisine alike).
 Reported: xruns seen by the probe (the server's xrun callback) and logged by jackd, and which
-client jackd blamed for each (the probe is a Python JACK client and has its own); for dx7live
-also its callback-time percentiles (native histogram), late callbacks, late events, and the
-MIDI-to-audio latency of every chord (send frame -> first captured sample above threshold):
-percentiles and jitter (p99 - p1, max - min). A figure-printing benchmark, not a test.
+client jackd blamed for each (the probe has its own); for dx7live also its callback-time
+percentiles (native histogram), late callbacks, late events; and the MIDI-to-audio latency of
+every chord (send frame -> first captured sample above threshold): percentiles and jitter
+(p99 - p1, max - min). A figure-printing benchmark, not a test.
 """
 from __future__ import annotations
 
@@ -160,33 +162,52 @@ def summarize_ms(a: np.ndarray) -> dict:
                 jitter_p99_p1=round(p[3] - p[0], 3), jitter_max_min=round(float(a.max() - a.min()), 3))
 
 
-def run_baseline(period: int, rate: int, seconds: float, logdir: str) -> dict:
+# The C baselines. jack_midisine (a trivial C synth: one sine per held note) is wired exactly as
+# dx7live is: probe MIDI -> client -> probe audio, the same graph with the same cycle, the same
+# chords. jack_simple_client (a sine with no MIDI input) only feeds the probe.
+BASELINES = {"jack_midisine": ("midisine:midi_in", "midisine:audio_out"),
+             "jack_simple_client": (None, "jack_simple_client:output")}
+
+
+def run_baseline(period: int, rate: int, seconds: float, logdir: str, client: str = "jack_midisine") -> dict:
+    midi_in, audio_out = BASELINES[client]
     with jt.JackServer(rate, period, logdir=logdir) as server:
         env = dict(server.env)
-        client = subprocess.Popen(["jack_simple_client"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=open(os.path.join(logdir, "simple.log"), "w"), preexec_fn=os.setpgrp)
+        proc = subprocess.Popen([client], env=env, stdout=subprocess.DEVNULL,
+                                stderr=open(os.path.join(logdir, "client.log"), "w"), preexec_fn=os.setpgrp)
         load = subprocess.Popen([sys.executable, os.path.abspath(__file__), "load"], env=env,
                                 preexec_fn=os.setpgrp)
         probe = jt.Probe(server, seconds=seconds + 2)
         try:
             probe.client.activate()
+            t0 = time.monotonic()
+            while True:  # the client's first port whose name starts with audio_out
+                outs = [p.name for p in probe.client.get_ports(is_audio=True, is_output=True)
+                        if p.name.startswith(audio_out)]
+                if outs:
+                    break
+                if time.monotonic() - t0 > 10:
+                    raise jt.HarnessError(f"{client} did not register {audio_out}*")
+                time.sleep(0.05)
+            if midi_in:  # MIDI first, then audio: the same feedback connection as for dx7live
+                probe.client.connect(probe.midi_out, midi_in)
+            probe.client.connect(outs[0], probe.audio_in)
             time.sleep(1.0)
-            names = [p.name for p in probe.client.get_ports()]
-            src = next((n for n in names if n.startswith("simple:")), None)
-            if src:
-                probe.client.connect(src, probe.audio_in)
             x0, l0 = probe.xruns, server.xrun_lines()
-            # the probe does exactly what it does for dx7live: capture, and send the chords
-            # (to nowhere: jack_simple_client has no MIDI input)
             probe.start_capture()
-            play_chords(probe, seconds, period)
+            sends = play_chords(probe, seconds, period)
             xruns, lines = probe.xruns - x0, server.xrun_lines() - l0
+            x = probe.recorded(seconds).copy()
         finally:
             probe.close()
             jt.stop_process(load)
-            jt.stop_process(client)
-    return dict(client="jack_simple_client", period=period, seconds=seconds, probe_xruns=xruns,
-                jackd_xrun_lines=lines, xruns_blamed_on=late_clients(logdir))
+            jt.stop_process(proc)
+    r = dict(client=client, period=period, seconds=seconds, probe_xruns=xruns, jackd_xrun_lines=lines,
+             xruns_blamed_on=late_clients(logdir))
+    if midi_in:
+        lat, skipped = latencies(probe, x, sends, rate)
+        r.update(chords_sent=len(sends), chords_measured=int(len(lat)), midi_to_audio_ms=summarize_ms(lat))
+    return r
 
 
 def run_dx7live(period: int, rate: int, seconds: float, logdir: str, backend: str = "auto",
@@ -246,6 +267,9 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=48000)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--skip-portaudio", action="store_true", help="skip the --audio-backend portaudio run")
+    ap.add_argument("--skip-simple", action="store_true", help="skip the jack_simple_client reference run")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the sequence (without the closing baseline) this many times (default 1)")
     ap.add_argument("--midi-backend", default="auto", choices=["auto", "rtmidi"],
                     help="MIDI backend of the dx7live runs (rtmidi: polled in Python, to see what the GC does)")
     ap.add_argument("--load-outside", action="store_true",
@@ -258,19 +282,32 @@ def main() -> int:
     results = []
     for period in [int(p) for p in args.periods.split(",")]:
         logdir = f"/tmp/dx7soak-{os.getpid()}-{period}"
-        # baseline, dx7live, baseline again: the machine's load drifts, so bracket the run
+        # baseline, dx7live, ..., baseline again: the machine's load drifts, so bracket the runs
         inside = not args.load_outside
         mb = args.midi_backend
+        simple = lambda *a: run_baseline(*a, client="jack_simple_client")  # noqa: E731
         runs = [("base", run_baseline), ("dx7", lambda *a: run_dx7live(*a, load_inside=inside, midi_backend=mb)),
+                ("simple", simple),
                 ("dx7pa", lambda *a: run_dx7live(*a, backend="portaudio", load_inside=inside, midi_backend=mb)),
                 ("base2", run_baseline)]
-        for tag, fn in runs:
-            if (args.no_baseline and fn is run_baseline) or (args.skip_portaudio and tag == "dx7pa"):
+        # more rounds: base, dx7, ... again, so that bursts of the machine's own spikes average out
+        runs = runs[:-1] * args.rounds + runs[-1:]
+        for i, (tag, fn) in enumerate(runs):
+            if (args.no_baseline and tag in ("base", "base2", "simple")) or (args.skip_portaudio and tag == "dx7pa"):
                 continue
-            r = fn(period, args.rate, args.seconds, f"{logdir}-{tag}")
+            if args.skip_simple and tag == "simple":
+                continue
+            r = fn(period, args.rate, args.seconds, f"{logdir}-{tag}-{i}")
             r["load_avg_1min"] = os.getloadavg()[0]
             print(json.dumps(r), flush=True)
             results.append(r)
+    print("\ntotal xruns per client (all runs):")
+    for period in sorted({r["period"] for r in results}):
+        for client in dict.fromkeys(r["client"] for r in results):
+            rs = [r for r in results if r["client"] == client and r["period"] == period]
+            if rs:
+                xs = [r["probe_xruns"] for r in rs]
+                print(f"  period {period:4d}  {client:20s} {sum(xs):5d} in {len(rs)} runs of {args.seconds:g} s {xs}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
