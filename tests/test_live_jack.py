@@ -149,11 +149,26 @@ def test_note_pitch(performance):
     assert abs(jt.cents(f, et(69))) < 5, f"A4 sounded at {f:.2f} Hz"
 
 
+def applied_events(res, first_s: float, last_s: float) -> list:
+    """What the player's annotated recording says it applied between two recording times (to
+    tell a lost or late message from a wrong sound when a test fails)."""
+    import json
+
+    path = res["tmp"] / "take.midi.jsonl"
+    if not path.exists():
+        return []
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    return [e for e in events if first_s <= e.get("time", -1) <= last_s]
+
+
 def test_chord_has_both_notes(performance):
     found = sorted(jt.strongest_partials(window(performance, "chord"), RATE, 2))
     want = [et(60), et(67)]
     for f, w in zip(found, want):
-        assert abs(jt.cents(f, w)) < 5, f"chord partials {found}, want {want}"
+        assert abs(jt.cents(f, w)) < 5, (
+            f"chord partials {found}, want {want}; player stats: late events "
+            f"{performance['stats'].get('events_late')}, applied {performance['stats'].get('events_applied')}; "
+            f"recorded events 0.5-2 s: {applied_events(performance, 0.5, 2.0)}")
 
 
 def test_program_change_selects_other_voice(performance):
