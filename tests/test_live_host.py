@@ -217,3 +217,48 @@ def test_mono_mode_and_channel_filter():
     h.push_midi(bytes([0x92, 64, 100]), 0.0)
     h.process(4800)
     assert h.status()["active_voices"] == 1
+
+
+# ---- ordering between the native MIDI path and Python (program changes, sysex) ------------------
+def test_native_note_after_a_program_change_waits_for_python():
+    """A note queued by the native MIDI input after it handed a program change to Python must not
+    sound before Python has queued the new voice: it plays the new voice, late rather than wrong."""
+    h = make_host(channels=1)
+    h.process(256, clock=1.0)                          # the first voice is loaded
+    h._handed_to_python()                              # a program change went to Python ...
+    assert h._push_native(bytes([0x90, 69, 100]), 1.0)  # ... and a note came right after it
+    held = [h.process(256, clock=1.0 + k * 256 / RATE)[:, 0] for k in range(1, 4)]
+    assert all(np.abs(b).max() == 0 for b in held), "the note overtook the program change"
+    assert h.status()["events_held"] == 1
+    h.push_voice(sine_voice("SINE 2", 2), 1.0)         # Python handles it: voice 2 (ratio 2) ...
+    h.python_done(1)                                   # ... and says so
+    out = np.concatenate([h.process(256, clock=1.0 + k * 256 / RATE)[:, 0] for k in range(4, 40)])
+    assert first_sound(out) is not None and first_sound(out) < 16
+    assert abs(cents(strongest_partials(out[1024:], RATE)[0], 880.0)) < 5, "the note did not play the new voice"
+    st = h.status()
+    assert st["barrier_timeouts"] == 0
+    # a note with no hand-over before it is not held
+    h._push_native(bytes([0x80, 69, 0]), 0.0)
+    h.process(256, clock=2.0)
+    assert h.status()["events_held"] == 1
+
+
+def test_native_notes_go_ahead_if_python_never_answers():
+    import time
+
+    h = make_host(channels=1)
+    h.process(256, clock=1.0)
+    h._handed_to_python()
+    h._push_native(bytes([0x90, 69, 100]), 1.0)
+    assert np.abs(h.process(256, clock=1.0)[:, 0]).max() == 0
+    time.sleep(0.15)                                   # longer than the 0.1 s barrier timeout
+    out = h.process(1024, clock=1.1)[:, 0]
+    assert first_sound(out) is not None, "a stalled Python thread silenced the keyboard"
+    st = h.status()
+    assert st["barrier_timeouts"] == 1 and st["events_held"] == 1
+    # Python's count stays exact: when it catches up, later hand-overs still hold what follows them
+    h.python_done(1)
+    h._handed_to_python()
+    h._push_native(bytes([0x90, 72, 100]), 1.2)
+    h.process(256, clock=1.2)
+    assert h.status()["events_held"] == 2

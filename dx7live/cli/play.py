@@ -65,7 +65,9 @@ def add_parser(subparsers: Any) -> None:
                    help="auto (default): on JACK, dx7live's own JACK client renders the audio (one client for "
                         "MIDI and audio, frame-exact timing); elsewhere a PortAudio stream. portaudio: always PortAudio")
     g.add_argument("--midi-latency", type=float, default=None, metavar="MS",
-                   help="extra MIDI-to-sound delay that makes the latency constant (default: two audio periods + 1 ms)")
+                   help="extra MIDI-to-sound delay that makes the latency constant (default: none with JACK MIDI into "
+                        "dx7live's own JACK client, whose events arrive in the callback that plays them; otherwise two "
+                        "audio periods + 1 ms)")
     g = p.add_argument_group("recording")
     g.add_argument("--record", metavar="FILE.wav",
                    help="record the performance to a WAV and its MIDI events to FILE.midi.jsonl")

@@ -280,7 +280,8 @@ class NativeJackMidi:
 
     JACK's MIDI thread stamps each event with its exact frame time and queues it for the audio
     callback directly; only program change, bank select and sysex are handed to ``handler`` by a
-    Python thread (they need the banks). ``virtual=True`` leaves the input port unconnected for a
+    Python thread (they need the banks), and the events that follow one of those wait in the
+    callback until it has been handled, so they never overtake it. ``virtual=True`` leaves the input port unconnected for a
     sequencer to connect to; otherwise ``port`` (name, part of a name, or index among the MIDI
     output ports) or the first MIDI source is connected, and reconnected if it goes away and
     comes back.
@@ -293,6 +294,7 @@ class NativeJackMidi:
                  on_state: Optional[Callable[[str], None]] = None, client: Any = None) -> None:
         from dx7live import _live
 
+        self.host = host
         self.handler = handler
         self.on_state = on_state or (lambda s: None)
         self.virtual = virtual
@@ -371,6 +373,8 @@ class NativeJackMidi:
                     self.handler(list(data), t)
                 except Exception as exc:
                     self.on_state(f"MIDI message {list(data[:8])} ignored: {exc}")
+                finally:
+                    self.host.python_done(1)  # the notes queued after it may sound now
             if time.monotonic() >= next_check:
                 self._check_source()
                 next_check = time.monotonic() + PORT_CHECK_INTERVAL

@@ -193,7 +193,8 @@ class LiveSession:
 
     def _set_schedule_latency(self) -> None:
         """Event stamp -> sound: the stream's output latency plus a margin for the MIDI path
-        (waiting for the next callback, and the poller's own delay)."""
+        (waiting for the next callback, and the poller's own delay). None when MIDI and audio are
+        one native JACK client: each event arrives in the very callback that plays its frame."""
         deadline = time.monotonic() + 1.0
         while self.host.status()["callbacks"] < 3 and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -204,7 +205,11 @@ class LiveSession:
         block = st["block_frames"] or self.audio.blocksize or 256
         period = block / self.audio.samplerate
         extra = self.config.extra_latency_ms
-        extra_s = (2 * period + 0.001) if extra is None else extra / 1000.0
+        same_cycle = self.jack_client is not None and getattr(self.midi, "input", None) is self.jack_client
+        if extra is not None:
+            extra_s = extra / 1000.0
+        else:
+            extra_s = 0.0 if same_cycle else 2 * period + 0.001
         self.host.schedule_latency = out_latency + extra_s
         self.host.reset_timing()
 

@@ -81,7 +81,9 @@ bool Host::pushMidi(const uint8_t* msg, size_t n, double time) {
 
 bool Host::pushNative(const uint8_t* msg, size_t n, double time) {
   if (n == 0 || n > kEventBytes) return false;
-  if (native_queue_.push(bytesEvent(EventKind::kMidi, msg, n, time))) return true;
+  Event ev = bytesEvent(EventKind::kMidi, msg, n, time);
+  ev.after = python_handed_.load(std::memory_order_relaxed);
+  if (native_queue_.push(ev)) return true;
   stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
   return false;
 }
@@ -199,10 +201,29 @@ int Host::process(float* out, unsigned long frames_ul, const PaStreamCallbackTim
   const double buffer_start = now + out_latency;
   const double latency = schedule_latency_.load(std::memory_order_relaxed);
   int min_offset = 0;  // offsets never go backwards inside a buffer
+  // released_upto_: hand-overs the audio thread stopped waiting for (timeout); Python's own count
+  // is left alone, so it stays exact when Python catches up
+  uint64_t python_done = std::max(python_done_.load(std::memory_order_acquire), released_upto_);
   for (;;) {
     // the earlier of the two queues' heads (time 0 = at once comes first)
     const Event* a = queue_.peek();
     const Event* b = native_queue_.peek();
+    if (b != nullptr && b->after > python_done) {
+      // it follows a message Python is still handling: wait (ordering), but not for ever
+      if (held_since_ns_ == 0) {
+        held_since_ns_ = t0;
+        stats_.events_held.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (static_cast<double>(t0 - held_since_ns_) < kBarrierTimeout * 1e9) {
+        b = nullptr;
+      } else {
+        stats_.barrier_timeouts.fetch_add(1, std::memory_order_relaxed);
+        held_since_ns_ = 0;
+        released_upto_ = python_done = b->after;  // and everything queued before it
+      }
+    } else if (b != nullptr) {
+      held_since_ns_ = 0;
+    }
     if (a == nullptr && b == nullptr) break;
     const bool from_native =
         a == nullptr || (b != nullptr && (b->time <= 0.0 ? 0.0 : b->time) < (a->time <= 0.0 ? 0.0 : a->time));

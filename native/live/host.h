@@ -53,6 +53,7 @@ constexpr size_t kEventBytes = 160;
 
 struct Event {
   double time = 0.0;  // host clock seconds; 0 = as soon as possible
+  uint64_t after = 0; // native events: apply only once Python has handled this many messages
   EventKind kind = EventKind::kMidi;
   uint8_t size = 0;
   int32_t a = 0;
@@ -85,6 +86,14 @@ class Host {
   bool pushCommand(EventKind kind, int32_t a, int32_t b, double time);
   // The native MIDI input's own queue: lock-free, one producer (JACK's MIDI thread).
   bool pushNative(const uint8_t* msg, size_t n, double time);
+  // Ordering across the two paths. The native producer hands program changes, bank selects and
+  // sysex to Python (they need the banks) and counts them here; Python counts each one done once
+  // it has pushed what it leads to. A native event queued after a hand-over waits for it, so a
+  // note that follows a program change always plays the new voice, with no fixed delay for the
+  // notes that follow none. If Python stalls, held events go after kBarrierTimeout anyway.
+  void handedToPython() { python_handed_.fetch_add(1, std::memory_order_relaxed); }
+  void pythonDone(uint64_t n) { python_done_.fetch_add(n, std::memory_order_release); }
+  static constexpr double kBarrierTimeout = 0.1;  // seconds
   // Measure the audio timeline on this JACK client's cycle clock (audio on the same JACK server,
   // one callback per JACK cycle); nullptr = the host clock read on callback entry.
   void setJackClock(const JackClient* input) { jack_clock_.store(input, std::memory_order_release); }
@@ -128,6 +137,8 @@ class Host {
     std::atomic<double> output_latency{0.0};   // last outputBufferDacTime - currentTime
     std::atomic<uint64_t> jack_clock_callbacks{0};  // callbacks timed by the JACK cycle clock
     std::atomic<double> last_due{0.0};         // frame offset the last stamped event asked for
+    std::atomic<uint64_t> events_held{0};      // native events that waited for Python (ordering)
+    std::atomic<uint64_t> barrier_timeouts{0}; // ... and went ahead because Python took too long
     std::atomic<uint32_t> hist[kHistBins];
     Stats() {
       for (auto& h : hist) h.store(0, std::memory_order_relaxed);
@@ -156,7 +167,11 @@ class Host {
   std::atomic<double> schedule_latency_{0.005};
   std::atomic<bool> recording_{false};
   std::atomic<bool> hist_reset_{false};
+  std::atomic<uint64_t> python_handed_{0};  // written by the native producer only
+  std::atomic<uint64_t> python_done_{0};
   // audio-thread-only state
+  uint64_t held_since_ns_ = 0;  // the native queue's head has been waiting for Python since
+  uint64_t released_upto_ = 0;  // hand-overs no longer waited for (kBarrierTimeout)
   float gain_ = 1.0f;
   bool was_recording_ = false;
   uint64_t record_frame_ = 0;

@@ -231,6 +231,7 @@ void JackClient::route(const uint8_t* data, size_t size, double time) {
   std::memcpy(record_scratch_.get() + sizeof(double), &len, sizeof(uint32_t));
   std::memcpy(record_scratch_.get() + kRecordHeader, data, size);
   to_python_.pushMany(record_scratch_.get(), kRecordHeader + len);
+  host_->handedToPython();  // later native events wait until Python has handled this one
 }
 
 int JackClient::process(jackabi::jack_nframes_t nframes) {

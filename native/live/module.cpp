@@ -116,6 +116,18 @@ PYBIND11_MODULE(_live, m) {
            py::arg("channel"), py::arg("time") = -1.0)
       .def("push_panic", [](Host& h) { return h.pushCommand(EventKind::kPanic, 0, 0, 0.0); },
            "Sustain off, all notes off, all sound off, at once.")
+      .def("_push_native",
+           [](Host& h, const py::bytes& msg, double time) {
+             const std::string m = msg;
+             return h.pushNative(reinterpret_cast<const uint8_t*>(m.data()), m.size(), time);
+           },
+           py::arg("msg"), py::arg("time"),
+           "Test hook: queue as the native MIDI input does (single producer: never while one is attached).")
+      .def("_handed_to_python", &Host::handedToPython,
+           "Test hook: count a hand-over to Python, as the native MIDI input does for program changes.")
+      .def("python_done", [](Host& h, uint64_t n) { h.pythonDone(n); }, py::arg("n") = 1,
+           "Count n messages handed over by the native MIDI input as handled (their pushes are queued): "
+           "native events that followed them may now sound.")
       .def("push_gain",
            [](Host& h, double gain) {
              return h.pushCommand(EventKind::kGain, static_cast<int32_t>(gain * 1000.0 + 0.5), 0, 0.0);
@@ -178,6 +190,8 @@ PYBIND11_MODULE(_live, m) {
              d["late_callbacks"] = s.late_callbacks.load();
              d["events_applied"] = s.events_applied.load();
              d["events_late"] = s.events_late.load();
+             d["events_held"] = s.events_held.load();
+             d["barrier_timeouts"] = s.barrier_timeouts.load();
              d["queue_full"] = s.queue_full.load();
              d["record_dropped"] = s.record_dropped.load();
              d["max_callback_s"] = s.max_callback_ns.load() * 1e-9;
