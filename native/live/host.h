@@ -110,7 +110,9 @@ class Host {
 
   // Raise the calling audio thread to real-time scheduling (first call per thread; see
   // realtime_thread.h). Called by the real callbacks only, never by tests driving process().
-  void promoteAudioThread() { realtime_.promote(); }
+  // `min_priority` > 0: at least this SCHED_FIFO priority (the own JACK client asks for the
+  // highest JACK allows its clients, just below the server's).
+  void promoteAudioThread(int min_priority = 0) { realtime_.promote(min_priority); }
   int realtimeState() const { return realtime_.state(); }
 
   // ---- recording drain (one Python thread) ------------------------------------------------------

@@ -58,6 +58,7 @@ struct Api {
   int (*port_connected_to)(const jack_port_t*, const char*) = nullptr;
   void (*set_error_function)(void (*)(const char*)) = nullptr;
   void (*set_info_function)(void (*)(const char*)) = nullptr;
+  int (*client_max_real_time_priority)(jack_client_t*) = nullptr;  // optional (may stay nullptr)
 };
 
 // The loaded API, or nullptr (with the reason in *why) when libjack is not installed.

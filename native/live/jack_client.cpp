@@ -56,6 +56,8 @@ const Api* load(const char** why) {
     sym(api.set_error_function, "jack_set_error_function");
     sym(api.set_info_function, "jack_set_info_function");
     if (!ok) error = "libjack lacks functions dx7live needs (too old?)";
+    api.client_max_real_time_priority = reinterpret_cast<int (*)(jack_client_t*)>(
+        dlsym(lib, "jack_client_max_real_time_priority"));
   });
   if (error != nullptr) {
     if (why != nullptr) *why = error;
@@ -130,6 +132,9 @@ JackClient::JackClient(Host* host, const std::string& client_name, const std::st
 void JackClient::activate() {
   if (active_) return;
   if (!audio_.empty()) host_->setJackClock(this);
+  // The highest real-time priority JACK allows its clients (just below the server's own threads):
+  // the audio thread takes it on its first callback. 0 (keep JACK's) when libjack cannot say.
+  if (api_->client_max_real_time_priority != nullptr) rt_priority_ = std::max(0, api_->client_max_real_time_priority(client_));
   if (api_->activate(client_) != 0) throw std::runtime_error("could not activate the JACK client");
   active_ = true;
 }
@@ -235,7 +240,8 @@ void JackClient::route(const uint8_t* data, size_t size, double time) {
 }
 
 int JackClient::process(jackabi::jack_nframes_t nframes) {
-  host_->promoteAudioThread();
+  // the audio thread (a MIDI-only client's thread stays as JACK made it: the host tracks one thread)
+  if (!audio_.empty()) host_->promoteAudioThread(rt_priority_);
   if (port_ != nullptr) processMidi(nframes);
   if (!audio_.empty()) {
     float* first = static_cast<float*>(api_->port_get_buffer(audio_[0], nframes));

@@ -80,6 +80,7 @@ class JackClient {
   const jackabi::Api* api_;
   Host* host_;
   jackabi::jack_client_t* client_ = nullptr;
+  int rt_priority_ = 0;  // SCHED_FIFO priority for the audio thread (0: as JACK set it)
   jackabi::jack_port_t* port_ = nullptr;
   std::vector<jackabi::jack_port_t*> audio_;
   bool active_ = false;

@@ -22,7 +22,8 @@ class RealtimeThread {
 
   // Call at the top of every audio callback. After the first call on a thread it costs one
   // pthread_self() and one relaxed load: no system call, no allocation.
-  void promote() {
+  // min_priority > 0: raise a thread the host made real-time to at least this priority.
+  void promote(int min_priority = 0) {
     const pthread_t self = pthread_self();
     if (tried_.load(std::memory_order_relaxed) && pthread_equal(thread_.load(std::memory_order_relaxed), self)) return;
     thread_.store(self, std::memory_order_relaxed);
@@ -35,10 +36,15 @@ class RealtimeThread {
     int policy = 0;
     sched_param param{};
     if (pthread_getschedparam(self, &policy, &param) == 0 && (policy == SCHED_FIFO || policy == SCHED_RR)) {
-      state_.store(1, std::memory_order_relaxed);  // the host already made it real-time
+      // the host already made it real-time; an instrument should not wait behind other clients
+      if (param.sched_priority < min_priority) {
+        param.sched_priority = min_priority;
+        pthread_setschedparam(self, policy, &param);  // if refused, the host's priority stays
+      }
+      state_.store(1, std::memory_order_relaxed);
       return;
     }
-    param.sched_priority = kPriority;
+    param.sched_priority = min_priority > 0 ? min_priority : kPriority;
     state_.store(pthread_setschedparam(self, SCHED_FIFO, &param) == 0 ? 1 : 0, std::memory_order_relaxed);
   }
 
