@@ -682,6 +682,13 @@ uint64_t Synth::blockEnd(uint64_t t) const {
   return tick_effect_ == kTickAll ? std::min(next_tick_frame_, t + len) : t + len;
 }
 
+// Some operator's amplitude follows the amplitude-modulation register (AMS > 0, §8.6).
+bool Synth::ampSensitive() const {
+  for (const auto& op : patch_.op)
+    if (tables::kAms[op.ams] != 0) return true;
+  return false;
+}
+
 // What the ticks until the next event can change (§8.5-§8.8). kNone: the LFO reaches neither
 // pitch nor amplitude, pitch bend is applied already, no pitch EG or portamento moves. kPitch:
 // only operator frequencies change. Then blocks need not end at ticks: at 16 kHz a tick comes
@@ -690,9 +697,7 @@ Synth::TickEffect Synth::tickEffect() const {
   if (sensing_) return kTickAll;  // a tick may release every note
   // §8.6: with no LFO depth the register is the EG bias alone (A3 = egb); irrelevant when no
   // operator is amplitude-sensitive.
-  bool ams = false;
-  for (const auto& op : patch_.op) ams |= tables::kAms[op.ams] != 0;
-  if (ams) {
+  if (ampSensitive()) {
     if (patch_.amd8 != 0 || sourceSum(fn_, ctl_, 1, false) != 0) return kTickAll;
     const int egb = std::max(0, sourceSum(fn_, ctl_, 2, true) - sourceSum(fn_, ctl_, 2, false));
     if (amreg_ != tables::kAmpMod[255 - sat255(egb)]) return kTickAll;
@@ -716,16 +721,17 @@ Synth::TickEffect Synth::tickEffect() const {
 // frequencies) or just after (kTickNone). Checks that it changed nothing else the block renders.
 void Synth::tickInBlock() {
   const int amreg = amreg_;
-  int32_t pitch[kMaxPolyphony][3];  // each voice's pitch inputs before the tick
-  for (size_t i = 0; i < voices_.size(); ++i)
-    for (int j = 0; j < 3; ++j) pitch[i][j] = voices_[i].pitch_cache[j];
+  const bool pitch_fixed = tick_effect_ == kTickNone;
+  int32_t pitch[kMaxPolyphony][3];  // each voice's pitch inputs before the tick (kTickNone)
+  if (pitch_fixed)
+    for (size_t i = 0; i < voices_.size(); ++i)
+      for (int j = 0; j < 3; ++j) pitch[i][j] = voices_[i].pitch_cache[j];
   runTick();
   ++tick_;
   next_tick_frame_ = tickFrame(tick_);
-  bool stale = false;
-  for (const auto& op : patch_.op)  // the register matters only to amplitude-sensitive operators
-    if (tables::kAms[op.ams] != 0 && amreg != amreg_) stale = true;
-  if (tick_effect_ == kTickNone)
+  // the register matters only to amplitude-sensitive operators
+  bool stale = amreg != amreg_ && ampSensitive();
+  if (pitch_fixed)
     for (size_t i = 0; i < voices_.size(); ++i)
       for (int j = 0; j < 3; ++j)
         if (!voices_[i].idle && voices_[i].pitch_cache[j] != pitch[i][j]) stale = true;

@@ -114,6 +114,7 @@ class Synth {
   void runTick();
   enum TickEffect : uint8_t { kTickNone, kTickPitch, kTickAll };
   TickEffect tickEffect() const;
+  bool ampSensitive() const;
   void tickInBlock();
   void apply(const Event& e);
 

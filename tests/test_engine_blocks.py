@@ -68,18 +68,6 @@ def test_late_ticks_never_change_the_sound(spec, events, chunks, between):
     assert s.stale_ticks == 0
 
 
-def test_stale_ticks_start_at_zero_and_reset():
-    from dx7live import _engine
-    s = _engine.Synth(SR, 4)
-    assert s.stale_ticks == 0
-    s.load_voice(make_voice({"pmd": 0, "amd": 0, "pms": 0, "ams": 0, "plevels": (50,) * 4, "algorithm": 5,
-                             "feedback": 3, "lfo_wave": 0, "lfo_delay": 0}))
-    s.midi(bytes([0x90, 60, 100]), 0)
-    s.render(20000)
-    s.reset(1)
-    assert s.stale_ticks == 0
-
-
 def _probes_by_stopping(voice: bytes, note: int, hold: int, total: int, frame_rate: float, seed: int):
     """The annotation the slow way: render up to each annotation frame, then probe()."""
     from dx7live import _engine

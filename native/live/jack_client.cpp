@@ -134,7 +134,8 @@ void JackClient::activate() {
   if (!audio_.empty()) host_->setJackClock(this);
   // The highest real-time priority JACK allows its clients (just below the server's own threads):
   // the audio thread takes it on its first callback. 0 (keep JACK's) when libjack cannot say.
-  if (api_->client_max_real_time_priority != nullptr) rt_priority_ = std::max(0, api_->client_max_real_time_priority(client_));
+  if (api_->client_max_real_time_priority != nullptr)
+    rt_priority_ = std::max(0, api_->client_max_real_time_priority(client_));
   if (api_->activate(client_) != 0) throw std::runtime_error("could not activate the JACK client");
   active_ = true;
 }
