@@ -8,12 +8,10 @@ Environment switches (all optional):
 """
 import glob
 import os
-import shutil
 import sys
 
 from pybind11.setup_helpers import Pybind11Extension, build_ext
 from setuptools import setup
-from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -63,15 +61,4 @@ if live_sources:
     ext_modules.append(_extension("dx7live._live", live_sources + engine_core, libraries=["dl"]))  # dlopen(libjack); glibc < 2.34 needs -ldl
 
 
-class build_py_with_patches(build_py):
-    """Ship the built-in banks (patches/*.syx) inside the package as dx7live/_patches/."""
-
-    def run(self):
-        super().run()
-        dest = os.path.join(self.build_lib, "dx7live", "_patches")
-        os.makedirs(dest, exist_ok=True)
-        for syx in sorted(glob.glob(os.path.join(HERE, "patches", "*.syx"))):
-            shutil.copy2(syx, dest)
-
-
-setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext, "build_py": build_py_with_patches})
+setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext})

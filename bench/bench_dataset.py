@@ -84,7 +84,7 @@ def bench_loader(ds, indices: np.ndarray, workers: int, batch_size: int = 64) ->
 def bench_batched(ds, indices: np.ndarray, workers: int, batch_size: int = 256) -> tuple[float, int]:
     from torch.utils.data import DataLoader, Subset
 
-    from dx7live.dataset import DX7BatchDataset
+    from dx7live.offline.dataset import DX7BatchDataset
 
     batches = DX7BatchDataset(Subset(ds, indices.tolist()), batch_size=batch_size)
     loader = DataLoader(batches, batch_size=None, num_workers=workers)
@@ -106,7 +106,7 @@ def main() -> int:
     import torch
 
     import dx7live
-    from dx7live.dataset import DX7Dataset
+    from dx7live.offline.dataset import DX7Dataset
 
     torch.set_num_threads(1)
     corpus = corpus_dir(args.corpus)

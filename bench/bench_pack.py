@@ -23,7 +23,7 @@ def default_corpus() -> Path:
     return base / "corpus" / "files"
 
 
-from dx7live.pack import pack  # noqa: E402
+from dx7live.patch.packer import pack  # noqa: E402
 
 
 def main() -> int:
@@ -48,7 +48,7 @@ def main() -> int:
               f"{r.unique} unique written; {r.files_read / best[0]:.0f} files/s, {r.voice_records / best[0]:.0f} voices/s")
     coll = Path(args.corpus) / "fcaspe+dx7pytorch" / "dataset" / "collection.bin"
     if coll.is_file():
-        from dx7live.patchfile import load
+        from dx7live.patch.reader import load
 
         best = float("inf")
         for _ in range(5):

@@ -24,8 +24,8 @@ def default_corpus() -> Path:
     return base / "corpus" / "files"
 
 
-from dx7live.pack import PackResult, collect, unique_rows  # noqa: E402
-from dx7live.voice import NAME_OFFSET  # noqa: E402
+from dx7live.patch.packer import PackResult, collect, unique_rows  # noqa: E402
+from dx7live.patch.voice import NAME_OFFSET  # noqa: E402
 
 REPAIRS = [("bad checksum", "checksum mismatch"), ("checksum byte with high bit", "high bit set"),
            ("checksum missing", "checksum byte missing"), ("truncated dump", "truncated"),

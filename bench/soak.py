@@ -39,7 +39,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from dx7live.live import jacktest as jt  # noqa: E402
+from support import jacktest as jt  # noqa: E402
 
 NOTES = list(range(48, 80, 2))  # 16 notes
 

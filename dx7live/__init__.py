@@ -17,30 +17,30 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (the package's table of contents)
 _EXPORTS = {
-    # the voice model and patch files (dx7live.voice, dx7live.patchfile, dx7live.writers, ...)
-    "Voice": "voice",
-    "Operator": "voice",
-    "Bank": "patchfile",
-    "PatchError": "patchfile",
-    "load": "patchfile",
-    "save_bank": "writers",
-    "save_voice": "writers",
-    "save_collection": "writers",
-    "pack": "pack",
-    "builtin_bank": "builtin",
-    "generate_voices": "generate",
-    # the engine
-    "Synth": "synth",
-    "render_note": "synth",
-    "ENGINE_VERSION": "synth",
-    # offline rendering, datasets, sweeps
-    "render_batch": "render",
-    "render_midi": "render",
-    "voice_f0": "analysis",
-    "DX7Dataset": "dataset",
-    "DX7BatchDataset": "dataset",
-    "split_by_patch": "dataset",
-    "sweep": "sweep",
+    # the voice model and patch files (dx7live.patch)
+    "Voice": "patch.voice",
+    "Operator": "patch.voice",
+    "Bank": "patch.reader",
+    "PatchError": "patch.reader",
+    "load": "patch.reader",
+    "save_bank": "patch.writers",
+    "save_voice": "patch.writers",
+    "save_collection": "patch.writers",
+    "pack": "patch.packer",
+    "builtin_bank": "patch.builtin",
+    "generate_voices": "patch.generate",
+    # the engine wrapper (dx7live.engine)
+    "Synth": "engine.synth",
+    "render_note": "engine.synth",
+    "ENGINE_VERSION": "engine.synth",
+    # offline rendering, datasets, sweeps (dx7live.offline)
+    "render_batch": "offline.render",
+    "render_midi": "offline.render",
+    "voice_f0": "patch.analysis",
+    "DX7Dataset": "offline.dataset",
+    "DX7BatchDataset": "offline.dataset",
+    "split_by_patch": "offline.dataset",
+    "sweep": "offline.sweeps",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -4,7 +4,7 @@
 For each voice of ``patches/<bank>.toml``: render note C3 (MIDI 60) at velocity 100, held 1 s, and
 print peak, RMS, the measured pitch (f0, or the intended partial for bells), attack time, decay
 after 1 s and how steady the held level is, next to what the source file says to expect.
-``tests/test_builtin.py`` uses the same measurements to check every voice.
+``tests/patch/test_builtin.py`` uses the same measurements to check every voice.
 
     python patches/audition.py [--bank dx7live-1] [--wav-dir DIR]
 """
@@ -149,7 +149,7 @@ def measure(audio: np.ndarray, sr: int, expect: dict, transpose: int = 24, note:
     return Measures(peak, rms, finite, onset, attack, decay, drop05, hold_range, sustain, f0, p_hz, p_db)
 
 
-# Limits the bank test applies (see tests/test_builtin.py).
+# Limits the bank test applies (see tests/patch/test_builtin.py).
 PEAK_MIN, PEAK_MAX, RMS_MIN = 0.05, 1.0, 0.01
 PITCH_CENTS = 25.0
 PARTIAL_MIN_DB = -20.0
@@ -200,7 +200,7 @@ def problems(vs: build_banks.VoiceSource, m: Measures) -> list[str]:
 def render(vced: bytes, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Note C3, velocity 100, held 1 s, 2 s rendered, with dx7live's engine."""
     import dx7live
-    from dx7live.voice import Voice
+    from dx7live.patch.voice import Voice
     return np.asarray(dx7live.render_note(Voice(vced), note=NOTE, velocity=VELOCITY, note_duration=HOLD_S,
                                           duration=TOTAL_S, sample_rate=sr))
 

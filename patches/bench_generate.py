@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dx7live.generate import generate_vced, generate_voices  # noqa: E402
+from dx7live.patch.generate import generate_vced, generate_voices  # noqa: E402
 
 
 def main() -> int:

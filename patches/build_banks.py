@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build dx7live's built-in banks: ``patches/<bank>.toml`` (readable source) -> ``patches/<bank>.syx``.
+"""Build dx7live's built-in banks: ``patches/<bank>.toml`` (readable source) -> ``dx7live/patch/banks/<bank>.syx``.
 
 Each source file describes up to 32 voices in DX7 vocabulary (see the header of
 ``patches/dx7live-1.toml`` for the format); anything a voice does not list keeps its INIT VOICE
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+BANK_DIR = HERE.parent / "dx7live" / "patch" / "banks"   # the package data dx7live.builtin_bank() reads
 
 VOICES_PER_BANK = 32
 FAMILIES = ("epiano", "piano", "bass", "brass", "bell", "organ", "strings", "pad", "pluck", "lead", "wind",
@@ -330,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only compare the committed .syx with a fresh build")
     ap.add_argument("files", nargs="*", type=Path, help="source files (default: patches/*.toml)")
+    ap.add_argument("--out-dir", type=Path, default=BANK_DIR,
+                    help="where the .syx files go (default: dx7live/patch/banks, the package data)")
     args = ap.parse_args(argv)
     status = 0
     for src in args.files or sources():
@@ -338,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         except SourceError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        out = src.with_suffix(".syx")
+        out = args.out_dir / f"{src.stem}.syx"
         if args.check:
             same = out.exists() and out.read_bytes() == data
             print(f"{out.name}: {'up to date' if same else 'DIFFERS from its source'}")

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Fit the patch generator's statistics (dx7live/data/voice_stats.json) on a real-world corpus.
+"""Fit the patch generator's statistics (dx7live/patch/data/voice_stats.json) on a real-world corpus.
 
-    python patches/fit_generator.py [CORPUS_DIR] [--out dx7live/data/voice_stats.json]
+    python patches/fit_generator.py [CORPUS_DIR] [--out dx7live/patch/data/voice_stats.json]
 
 CORPUS_DIR defaults to ../shared/corpus/files beside the checkout (or $DX7LIVE_SHARED/corpus/files).
 Every file is read with dx7live's reader; voices are de-duplicated on their 145 parameters (names
 ignored); INIT VOICE copies and silent voices (every carrier at output level 0) are dropped.
 
-The model (a Gaussian copula, sampled by dx7live.generate):
+The model (a Gaussian copula, sampled by dx7live.patch.generate):
 - the algorithm: a histogram over 1..32;
 - the 18 other voice-global parameters: one histogram each plus the correlation matrix of their
   normal scores;
@@ -33,10 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dx7live import _io  # noqa: E402
-from dx7live.patchfile import load_many  # noqa: E402
-from dx7live.voice import CARRIERS, GLOBAL_PARAMS, INIT_VOICE_VCED, OP_PARAMS  # noqa: E402
+from dx7live.patch.reader import load_many  # noqa: E402
+from dx7live.patch.voice import CARRIERS, GLOBAL_PARAMS, INIT_VOICE_VCED, OP_PARAMS  # noqa: E402
 
-OUT = REPO / "dx7live" / "data" / "voice_stats.json"
+OUT = REPO / "dx7live" / "patch" / "data" / "voice_stats.json"
 ALG = 134
 GLOBAL_NUMS = [126 + k for k, (name, _) in enumerate(GLOBAL_PARAMS) if name != "algorithm"]
 _N01 = statistics.NormalDist()

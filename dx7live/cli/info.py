@@ -44,7 +44,7 @@ def describe(bank) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dx7live.patchfile import PatchError, load
+    from dx7live.patch.reader import PatchError, load
 
     try:
         bank = load(args.file)

@@ -41,8 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dx7live.pack import pack
-    from dx7live.patchfile import PatchError
+    from dx7live.patch.packer import pack
+    from dx7live.patch.reader import PatchError
 
     progress = args.progress or (sys.stderr.isatty() and not args.quiet)
     try:

@@ -59,7 +59,7 @@ def _is_midi(path: Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from dx7live._io import same_file
-    from dx7live.render import render_batch, render_midi, resolve_bank, write_audio
+    from dx7live.offline.render import render_batch, render_midi, resolve_bank, write_audio
 
     out = Path(args.output)
     fmt = out.suffix.lower().lstrip(".")

@@ -75,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dx7live.sweep import sweep
+    from dx7live.offline.sweeps import sweep
 
     try:
         result = sweep(

@@ -9,5 +9,4 @@ Pieces (one concept per module; the design is in docs/live.md):
   recorder.py    annotated recording (WAV + JSON lines of the applied events)
   session.py     builds, starts and stops all of the above in the right order
   status.py      the terminal display and its keys
-  jacktest.py    test/benchmark harness: private JACK server, a probe client, signal helpers
 """

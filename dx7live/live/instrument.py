@@ -176,7 +176,7 @@ class Instrument:
         return "".join(name).rstrip()
 
     def _receive_bank(self, body: bytes, cs: int, time: float) -> None:
-        from dx7live.voice import unpack_packed
+        from dx7live.patch.voice import unpack_packed
 
         if len(body) != 4096:
             self.on_message(f"bulk dump with {len(body)} data bytes (expected 4096) ignored")
