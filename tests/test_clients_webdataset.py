@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from dx7live.sweep import parse_size  # noqa: E402
 from dx7live.voice import Voice  # noqa: E402
 from dx7live.writers import save_bank  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[1]
 NOTES = "48,60,72"
 VELS = "50,127"
 
@@ -35,7 +37,8 @@ def bank(path: Path) -> Path:
 
 
 def cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "dx7live", "sweep", *args], check=True, capture_output=True, text=True)
+    subprocess.run([sys.executable, "-m", "dx7live", "sweep", *args], check=True, capture_output=True, text=True,
+                   cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
 
 
 def read_keys(folder: Path, num_workers: int = 2) -> collections.Counter:
