@@ -21,6 +21,12 @@ every MIDI channel plays its own DX7, starting on --program (1-based) of the ban
 
 The output ends after the last event plus the release tail. Existing files are never
 overwritten unless you pass --force. A .flac output needs the soundfile package.
+
+Levels: a MIDI file is normalised by default (its peak to -1 dBFS: many parts and voices add
+up far past full scale); --gain DB applies a fixed master gain instead, --no-normalize keeps the
+engine's raw sum. A single note is written as rendered unless --normalize or --gain is given.
+The gain used is printed. A file that would clip (peak above full scale) is refused unless you
+pass --allow-clipping.
 """
 
 
@@ -41,8 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="MIDI file: seconds after the last event (default: until silent, at most 10)")
     p.add_argument("--sample-rate", type=float, default=48000, help="output sample rate in Hz (default 48000)")
     p.add_argument("--bits", type=int, choices=(16, 24), default=16, help="bits per sample (default 16)")
-    p.add_argument("--gain", type=float, default=0.0, help="gain in dB applied before writing (default 0)")
-    p.add_argument("--normalize", action="store_true", help="scale the peak to -1 dBFS (instead of --gain)")
+    p.add_argument("--gain", type=float, default=None, metavar="DB",
+                   help="master gain in dB (instead of normalising)")
+    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="scale the peak to -1 dBFS (default: on for a MIDI file, off for a single note)")
+    p.add_argument("--allow-clipping", action="store_true",
+                   help="write the file even if its peak is above full scale (it clips)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output file if it exists")
     p.set_defaults(func=run)
 
@@ -59,7 +69,7 @@ def _is_midi(path: Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from dx7live._io import same_file
-    from dx7live.offline.render import render_batch, render_midi, resolve_bank, write_audio
+    from dx7live.offline.render import ClippingWarning, apply_gain, peak_db, render_batch, render_midi, resolve_bank, write_audio
 
     out = Path(args.output)
     fmt = out.suffix.lower().lstrip(".")
@@ -74,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         if same_file(p, out):
             print(f"render: refusing to overwrite the input {p}", file=sys.stderr)
             return EXIT_USAGE
+    if args.gain is not None and args.normalize:
+        print("render: give either --normalize or --gain, not both", file=sys.stderr)
+        return EXIT_USAGE
     if out.exists() and not args.force:
         print(f"render: {out} exists; pass --force to overwrite it", file=sys.stderr)
         return EXIT_USAGE
@@ -85,9 +98,12 @@ def run(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                audio = render_midi(args.input, bank, args.sample_rate, program=args.program - 1, tail=args.tail)
+                audio, gain_db = render_midi(args.input, bank, args.sample_rate, program=args.program - 1,
+                                             tail=args.tail, normalize=args.normalize, gain=args.gain,
+                                             return_gain=True)
             for w in caught:
-                print(f"render: warning: {w.message}", file=sys.stderr)
+                if not issubclass(w.category, ClippingWarning):  # reported below
+                    print(f"render: warning: {w.message}", file=sys.stderr)
             what = f"{args.input}: {len(audio) / args.sample_rate:.2f} s"
         else:
             if args.input and args.bank:
@@ -101,11 +117,14 @@ def run(args: argparse.Namespace) -> int:
             audio = render_batch(voice, args.note, args.velocity, args.hold, args.hold + args.release,
                                  args.sample_rate)[0]
             what = f"{getattr(voice, 'name', 'voice')} note {args.note} velocity {args.velocity}"
-        peak = float(abs(audio).max()) if len(audio) else 0.0
-        if args.normalize and peak > 0:
-            audio = audio * (10 ** (-1 / 20) / peak)
-        elif args.gain:
-            audio = audio * 10 ** (args.gain / 20)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ClippingWarning)  # reported below
+                audio, gain_db = apply_gain(audio, args.normalize, args.gain, default_normalize=False)
+        peak = peak_db(audio)
+        if peak > 0.0 and not args.allow_clipping:
+            print(f"render: not written: {out} would clip (peak {peak:+.1f} dBFS after a gain of {gain_db:+.1f} dB); "
+                  f"leave normalising on, lower --gain, or pass --allow-clipping", file=sys.stderr)
+            return EXIT_FAILED
         write_audio(out, audio, args.sample_rate, args.bits, fmt)
     except (ValueError, OSError) as exc:
         print(f"render: {exc}", file=sys.stderr)
@@ -113,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"render: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    peak = float(abs(audio).max()) if len(audio) else 0.0
-    clip = " (clipped: peak above full scale; try --normalize or --gain -6)" if peak > 1.0 else ""
-    print(f"wrote {out} ({what}, peak {peak:.3f}{clip})", file=sys.stderr)
+    clip = " (CLIPPED: peak above full scale, written because of --allow-clipping)" if peak > 0.0 else ""
+    print(f"wrote {out} ({what}, gain {gain_db:+.1f} dB, peak {peak:+.1f} dBFS{clip})", file=sys.stderr)
     return EXIT_OK

@@ -19,8 +19,10 @@ loudness, engine version).
 
 Lists: --voices 1-32 or 1,5,9-12; --notes 21:108:3 (start:stop:step, inclusive) or 60,64,67;
 --velocities 25,50,75,100,127. Interrupt at any time: a rerun resumes where it stopped.
-With --shard I/N each of N machines renders every N-th file; rerun once without --shard
-when all are done to write the combined metadata, examples.json and SFZ files.
+With --shard I/N each of N machines renders every N-th file (and writes its own
+metadata-IofN.* and tar shards); rerun once without --shard when all are done to write the
+combined metadata, examples.json and SFZ files (that run writes no tars: every sample is in
+exactly one tar whatever the sharding). --shard-samples/--shard-bytes size the tars.
 """
 
 
@@ -68,6 +70,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sfz", action="store_true", help="also write an SFZ instrument per voice")
     p.add_argument("--webdataset", action="store_true", help="also write wav+json tar shards")
     p.add_argument("--shard", help="I/N: render only this machine's part (0 <= I < N)")
+    p.add_argument("--shard-samples", type=int, metavar="N",
+                   help="samples per WebDataset tar (default: 1/16 of this run's samples, at most 1000)")
+    p.add_argument("--shard-bytes", metavar="SIZE",
+                   help="largest WebDataset tar, e.g. 256M or 1G (K/M/G = powers of 1024; default 256M)")
     p.add_argument("--batch-size", type=int, default=64, help="notes per native batch (default 64)")
     p.add_argument("--threads", type=int, default=0, help="render threads (default 0 = all cores)")
     p.add_argument("--progress", action="store_true", default=None, help="show a progress bar even when not a TTY")
@@ -82,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
             args.patches, args.out, voices=args.voices, notes=args.notes, velocities=args.velocities,
             hold=args.hold, release=args.release, sample_rate=args.sample_rate, format=args.format,
             bits=args.bits, nsynth=args.nsynth, sfz=args.sfz, webdataset=args.webdataset, shard=args.shard,
-            batch_size=args.batch_size, threads=args.threads, progress=args.progress,
+            shard_samples=args.shard_samples, shard_bytes=args.shard_bytes, batch_size=args.batch_size,
+            threads=args.threads, progress=args.progress,
         )
     except (ValueError, OSError) as exc:
         print(f"sweep: {exc}", file=sys.stderr)

@@ -268,6 +268,9 @@ def _dataset_and_indices(data: Union[DX7Dataset, Subset]) -> tuple[DX7Dataset, n
     raise TypeError(f"expected a DX7Dataset or a Subset of one, got {type(data).__name__}")
 
 
+_EPOCH_SLOTS = 1024  # epoch counters: one for the main process, one per DataLoader worker id
+
+
 class DX7BatchDataset(IterableDataset):
     """Whole batches rendered by the native multi-threaded renderer: the fast path.
 
@@ -277,9 +280,16 @@ class DX7BatchDataset(IterableDataset):
 
     Args:
         data: a DX7Dataset, or a Subset of one (e.g. a split from :func:`split_by_patch`).
-        batch_size: items per batch. shuffle: a new order every epoch (``set_epoch``), from ``seed``.
+        batch_size: items per batch. shuffle: a new order every epoch, from ``(seed, epoch)``.
         drop_last: drop a final short batch. threads: native threads per batch (0 = all cores;
             default: all cores shared among the DataLoader workers).
+
+    Epochs: each iteration shuffles with the epoch of the next iteration, then advances it by
+    one, so successive epochs differ even if :meth:`set_epoch` is never called. ``set_epoch(e)``
+    makes the next iteration use epoch ``e`` (and the one after ``e + 1``). The counters live in
+    shared memory (one per reader: the main process and each DataLoader worker id), so this holds
+    in DataLoader workers too, persistent (``persistent_workers=True``) or not, fork or spawn:
+    the order of epoch ``e`` depends only on ``(seed, e)``.
     """
 
     def __init__(self, data: Union[DX7Dataset, Subset], batch_size: int = 256, shuffle: bool = False,
@@ -293,20 +303,42 @@ class DX7BatchDataset(IterableDataset):
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
         self.threads = threads
-        self.epoch = 0
+        # the epoch of the next iteration, per reader; shared with (persistent) DataLoader workers
+        self._epochs = torch.zeros(_EPOCH_SLOTS + 1, dtype=torch.int64).share_memory_()
+
+    @staticmethod
+    def _slot() -> int:
+        info = get_worker_info()
+        if info is None:
+            return 0
+        if info.id >= _EPOCH_SLOTS:
+            raise RuntimeError(f"DX7BatchDataset supports at most {_EPOCH_SLOTS} DataLoader workers")
+        return 1 + info.id
 
     def set_epoch(self, epoch: int) -> None:
-        """Choose the shuffle of the next iteration (call it at the start of every epoch)."""
-        self.epoch = int(epoch)
+        """Choose the shuffle of the next iteration (in this process and in every DataLoader
+        worker, persistent or not). Call it at the start of every epoch, or rely on the epoch
+        advancing by one per iteration."""
+        self._epochs.fill_(int(epoch))
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the next iteration (in this process or worker) shuffles with."""
+        return int(self._epochs[self._slot()])
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.set_epoch(value)
 
     def __len__(self) -> int:
         n = self.indices.size
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def batch_indices(self) -> list[np.ndarray]:
+    def batch_indices(self, epoch: Optional[int] = None) -> list[np.ndarray]:
+        """The batches of one epoch (default: the next iteration's), before dealing to workers."""
         order = self.indices
         if self.shuffle:
-            rng = np.random.default_rng([self.seed, self.epoch])
+            rng = np.random.default_rng([self.seed, self.epoch if epoch is None else int(epoch)])
             order = order[rng.permutation(order.size)]
         out = [order[i:i + self.batch_size] for i in range(0, order.size, self.batch_size)]
         if self.drop_last and out and out[-1].size < self.batch_size:
@@ -315,11 +347,17 @@ class DX7BatchDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
-        batches = self.batch_indices()
+        slot = self._slot()
+        epoch = int(self._epochs[slot])
+        self._epochs[slot] = epoch + 1  # the next iteration is the next epoch
+        batches = self.batch_indices(epoch)
         if info is not None:
             batches = batches[info.id::info.num_workers]
+        return self._render(batches, info is not None)
+
+    def _render(self, batches: list[np.ndarray], shared: bool) -> Iterator[dict[str, Any]]:
         for b in batches:
-            yield self.dataset.render_items(b, threads=self.threads, shared_memory=info is not None)
+            yield self.dataset.render_items(b, threads=self.threads, shared_memory=shared)
 
 
 def split_by_patch(dataset: Union[DX7Dataset, Subset], fractions: Sequence[float] = (0.8, 0.1, 0.1),

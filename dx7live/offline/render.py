@@ -245,6 +245,48 @@ BLOCK = 1024          # frames per engine call while following a MIDI file
 SILENCE = 10 ** (-90 / 20)  # the release tail ends when every channel is this quiet
 MAX_TAIL = 10.0       # seconds: voices with a non-zero L4 drone forever; stop somewhere
 MAX_SONG_SECONDS = 3600.0  # a damaged delta time can put an event hours away: refuse, do not hang
+NORMALIZE_PEAK_DB = -1.0   # render_midi's default: the peak to -1 dBFS (headroom for 16 voices x 16 parts)
+
+
+class ClippingWarning(UserWarning):
+    """Audio peaks above full scale: written to a file as it is, it would clip."""
+
+
+def peak_db(audio: np.ndarray) -> float:
+    """The peak of ``audio`` in dB re full scale (-inf for silence)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def apply_gain(audio: np.ndarray, normalize: Optional[bool], gain: Optional[float],
+               default_normalize: bool, what: str = "audio") -> tuple[np.ndarray, float]:
+    """The headroom rule of MIDI renders: ``(audio scaled, gain in dB applied)``.
+
+    ``gain`` (dB) is a fixed master gain; ``normalize=True`` scales the peak to
+    ``NORMALIZE_PEAK_DB``; ``normalize=None`` means ``default_normalize`` unless a gain is given.
+    Giving both a gain and ``normalize=True`` is an error. Audio left above full scale warns
+    (:class:`ClippingWarning`).
+    """
+    if gain is not None:
+        gain = float(gain)
+        if not math.isfinite(gain):
+            raise ValueError(f"gain must be a finite number of dB, got {gain}")
+        if normalize:
+            raise ValueError("give either normalize=True or a gain in dB, not both")
+        applied = gain
+    elif normalize or (normalize is None and default_normalize):
+        p = peak_db(audio)
+        applied = NORMALIZE_PEAK_DB - p if math.isfinite(p) else 0.0
+    else:
+        applied = 0.0
+    if applied != 0.0:
+        audio = (audio * np.float32(10.0 ** (applied / 20.0))).astype(np.float32, copy=False)
+    p = peak_db(audio)
+    if p > 0.0:
+        warnings.warn(f"{what} peaks at {p:+.1f} dBFS: it clips when written to a file "
+                      f"(normalize, or a gain of {-math.ceil(p - NORMALIZE_PEAK_DB):d} dB or less)",
+                      ClippingWarning, stacklevel=3)
+    return audio, applied
 
 
 def resolve_bank(bank: Any) -> Sequence[Any]:
@@ -318,8 +360,18 @@ def render_midi(
     polyphony: int = 16,
     tail: Optional[float] = None,
     max_seconds: float = MAX_SONG_SECONDS,
-) -> np.ndarray:
+    normalize: Optional[bool] = None,
+    gain: Optional[float] = None,
+    return_gain: bool = False,
+) -> Union[np.ndarray, tuple[np.ndarray, float]]:
     """Play a Standard MIDI File through the engine offline; returns mono float32 audio.
+
+    Headroom: 16 channels of 16 voices each add up far past full scale (a multi-part file can
+    peak at +18 dBFS), so by default the result is normalised: its peak is scaled to -1 dBFS
+    (``NORMALIZE_PEAK_DB``). ``gain=DB`` applies a fixed master gain instead (reproducible
+    levels across files); ``normalize=False`` with no gain returns the engine's raw sum. A result
+    still above full scale warns with :class:`ClippingWarning`. ``return_gain=True`` returns
+    ``(audio, gain_db)``, the gain in dB that was applied (0.0 for the raw sum).
 
     Every MIDI channel used in the file gets its own Synth (as a multitimbral setup of 16 DX7s
     would), starting on voice ``program`` (0-based index into ``bank``) and following the file's
@@ -382,7 +434,8 @@ def render_midi(
     for ch in channels.values():
         a = ch.audio()
         mix[: a.shape[0]] += a[:pos]
-    return mix
+    mix, applied = apply_gain(mix, normalize, gain, default_normalize=True, what=str(path))
+    return (mix, applied) if return_gain else mix
 
 
 def write_audio(path: Union[str, os.PathLike], audio: np.ndarray, sample_rate: float, bits: int = 16,

@@ -25,19 +25,27 @@ METADATA_FIELDS = [
 ]
 
 
+def portable_record(r: dict[str, Any]) -> dict[str, Any]:
+    """A record as written to tables: whole-number sample rates as integers (16000, not 16000.0)."""
+    sr = r.get("sample_rate")
+    if isinstance(sr, float) and sr.is_integer():
+        r = dict(r, sample_rate=int(sr))
+    return r
+
+
 def write_metadata(records: Sequence[dict[str, Any]], out_dir: Path, stem: str = "metadata") -> list[Path]:
     """``<stem>.jsonl`` (one JSON object per line) and ``<stem>.csv`` with the same columns,
     streamed record by record."""
     jsonl = out_dir / f"{stem}.jsonl"
     with atomic_path(jsonl) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for r in records:
-            f.write(json.dumps(r) + "\n")
+            f.write(json.dumps(portable_record(r)) + "\n")
     path_csv = out_dir / f"{stem}.csv"
     with atomic_path(path_csv) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, fieldnames=METADATA_FIELDS, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in records:
-            w.writerow(r)
+            w.writerow(portable_record(r))
     return [jsonl, path_csv]
 
 
@@ -164,13 +172,66 @@ def write_sfz(records: Sequence[dict[str, Any]], out_dir: Path, audio_dir: str =
 
 # ---------------------------------------------------------------- WebDataset
 
+DEFAULT_SHARD_SAMPLES = 1000          # at most this many samples per tar by default ...
+DEFAULT_MIN_SHARDS = 16               # ... but small sets are cut into at least this many tars
+DEFAULT_SHARD_BYTES = 256 * 2 ** 20   # and no tar grows past 256 MiB (unless one sample is larger)
+
+
+def _tar_member_bytes(size: int) -> int:
+    """Bytes one member takes in a tar: a 512-byte header and the data padded to 512 bytes."""
+    return 512 + -(-size // 512) * 512
+
+
+def plan_shards(sizes: Sequence[int], shard_samples: int | None = None,
+                shard_bytes: int | None = None) -> list[tuple[int, int]]:
+    """Cut samples of the given byte sizes (in order) into ``(start, stop)`` tar shards.
+
+    ``shard_samples``: samples per tar (default: ``ceil(n / DEFAULT_MIN_SHARDS)`` up to
+    ``DEFAULT_SHARD_SAMPLES``, so a small set still has enough shards for several DataLoader
+    workers). ``shard_bytes``: a tar is closed before it would grow past this size (default
+    ``DEFAULT_SHARD_BYTES``); a single sample larger than that gets a tar of its own.
+    """
+    n = len(sizes)
+    if shard_samples is None:
+        per = min(DEFAULT_SHARD_SAMPLES, max(1, -(-n // DEFAULT_MIN_SHARDS)))
+    else:
+        per = int(shard_samples)
+        if per < 1:
+            raise ValueError(f"shard_samples must be a positive integer, got {shard_samples!r}")
+    limit = DEFAULT_SHARD_BYTES if shard_bytes is None else int(shard_bytes)
+    if limit < 1:
+        raise ValueError(f"shard_bytes must be a positive size, got {shard_bytes!r}")
+    out: list[tuple[int, int]] = []
+    start, used = 0, 1024  # a tar ends with two zero blocks
+    for i, size in enumerate(sizes):
+        if i > start and (i - start >= per or used + size > limit):
+            out.append((start, i))
+            start, used = i, 1024
+        used += size
+    if n > start:
+        out.append((start, n))
+    return out
+
+
+def webdataset_json(r: dict[str, Any]) -> bytes:
+    return json.dumps(portable_record(r)).encode()
+
+
 def write_webdataset(records: Sequence[dict[str, Any]], out_dir: Path, prefix: str,
-                     per_shard: int = 1000) -> list[Path]:
+                     shard_samples: int | None = None, shard_bytes: int | None = None) -> list[Path]:
     """Tar shards ``webdataset/<prefix>-NNNNN.tar`` of ``<key>.<wav|flac>`` + ``<key>.json`` pairs
-    (the WebDataset convention: members sharing a key before the first dot form one sample)."""
+    (the WebDataset convention: members sharing a key before the first dot form one sample).
+
+    The shards of ``prefix`` hold exactly ``records`` (sizes: :func:`plan_shards`): tars of this
+    prefix left from an earlier run beyond the new last one are deleted, so no sample is ever in
+    two tars of one prefix.
+    """
+    recs = list(records)
+    sizes = [_tar_member_bytes((out_dir / r["file"]).stat().st_size) + _tar_member_bytes(len(webdataset_json(r)))
+             for r in recs]
     paths = []
-    chunks: Iterable[Sequence[dict[str, Any]]] = (records[i:i + per_shard] for i in range(0, len(records), per_shard))
-    for k, chunk in enumerate(chunks):
+    for k, (a, b) in enumerate(plan_shards(sizes, shard_samples, shard_bytes)):
+        chunk = recs[a:b]
         path = out_dir / "webdataset" / f"{prefix}-{k:05d}.tar"
         paths.append(path)
         expected = [n for r in chunk for n in (f"{r['note_str']}.{r['format']}", f"{r['note_str']}.json")]
@@ -181,12 +242,18 @@ def write_webdataset(records: Sequence[dict[str, Any]], out_dir: Path, prefix: s
                 for r in chunk:
                     key = r["note_str"]
                     audio = (out_dir / r["file"]).read_bytes()
-                    for name, data in ((f"{key}.{r['format']}", audio),
-                                       (f"{key}.json", json.dumps(r).encode())):
+                    for name, data in ((f"{key}.{r['format']}", audio), (f"{key}.json", webdataset_json(r))):
                         info = tarfile.TarInfo(name)
                         info.size = len(data)
                         info.mtime = 0  # reproducible shards
                         tar.addfile(info, io.BytesIO(data))
+    keep = {p.name for p in paths}
+    folder = out_dir / "webdataset"
+    if folder.is_dir():
+        pattern = re.compile(re.escape(prefix) + r"-\d{5}\.tar")
+        for old in folder.iterdir():
+            if pattern.fullmatch(old.name) and old.name not in keep:
+                old.unlink()  # a stale tar of this prefix: its samples are in the new ones
     return paths
 
 

@@ -114,11 +114,14 @@ class _Grid:
         return (self[j] for j in range(len(self)))
 
 
-def _journal(state: Path) -> dict[str, str]:
+def _journal(state: Path, only: Optional[Path] = None) -> dict[str, str]:
     """Finished records (raw JSON lines, parsed only when written out) from every journal in
-    ``state`` (any shard), by note string; lines torn by an interruption are ignored."""
+    ``state`` (any shard), or from the journal ``only``, by note string; lines torn by an
+    interruption are ignored."""
     done: dict[str, str] = {}
-    for j in sorted(state.glob("journal-*.jsonl")):
+    for j in [only] if only is not None else sorted(state.glob("journal-*.jsonl")):
+        if not j.exists():
+            continue
         with open(j, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
@@ -128,6 +131,44 @@ def _journal(state: Path) -> dict[str, str]:
                 if isinstance(r, dict) and isinstance(r.get("note_str"), str):
                     done[r["note_str"]] = line.rstrip("\n")
     return done
+
+
+def _tar_records(state: Path, journal_path: Path, out: Path, fmt: str) -> "_Records":
+    """The samples the tar shards of this run's shard layout hold: every finished file recorded
+    in its own journal (whichever run with the same ``--shard`` rendered it), except files also
+    recorded in a journal that sorts before it (a file rendered twice by differently sharded
+    runs): each finished file belongs to exactly one journal, so to exactly one set of tars."""
+    mine = _journal(state, journal_path)
+    for j in sorted(state.glob("journal-*.jsonl")):
+        if j.name >= journal_path.name or not mine:
+            break
+        for k in _journal(state, j):
+            mine.pop(k, None)
+    keys = sorted((k for k in mine if (out / f"audio/{k}.{fmt}").exists()), key=_grid_order)
+    return _Records([mine[k] for k in keys])
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "K": 2 ** 10, "KIB": 2 ** 10, "M": 2 ** 20, "MIB": 2 ** 20, "G": 2 ** 30,
+               "GIB": 2 ** 30, "T": 2 ** 40, "TIB": 2 ** 40, "KB": 10 ** 3, "MB": 10 ** 6, "GB": 10 ** 9,
+               "TB": 10 ** 12}
+
+
+def parse_size(size: Union[str, int, None]) -> Optional[int]:
+    """Bytes from 1000000, "500K", "256M", "1.5G" (K/M/G/T and KiB/MiB/... are powers of 1024;
+    KB/MB/GB/TB powers of 1000). None stays None."""
+    if size is None:
+        return None
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        n = int(size)
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]*)\s*", str(size))
+        unit = m.group(2).upper() if m else None
+        if m is None or unit not in _SIZE_UNITS:
+            raise ValueError(f"shard size must look like 1000000, 500K, 256M or 1G, got {size!r}")
+        n = int(float(m.group(1)) * _SIZE_UNITS[unit])
+    if n < 1:
+        raise ValueError(f"shard size must be at least 1 byte, got {size!r}")
+    return n
 
 
 class _Records(Sequence[dict]):
@@ -170,6 +211,8 @@ def sweep(
     sfz: bool = False,
     webdataset: bool = False,
     shard: Union[str, tuple[int, int], None] = None,
+    shard_samples: Optional[int] = None,
+    shard_bytes: Union[int, str, None] = None,
     batch_size: int = 64,
     threads: int = 0,
     progress: Optional[bool] = None,
@@ -184,6 +227,9 @@ def sweep(
         format: "wav" (through dx7live._io) or "flac" (needs soundfile); bits 16 or 24.
         nsynth / sfz / webdataset: also write those layouts (see the module docstring).
         shard: (i, n) or "i/n": render only files i, i+n, i+2n, ... of the grid.
+        shard_samples, shard_bytes: samples per WebDataset tar, and the most bytes one tar may
+            take (an int or "256M"); default: 1/16 of the run's samples, at most 1,000 per tar and
+            256 MiB (see :func:`dx7live.exports.plan_shards`).
         progress: show a progress bar on stderr (default: when stderr is a terminal).
     """
     out = Path(out_dir)
@@ -205,6 +251,10 @@ def sweep(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     shard_i, shard_n = _parse_shard(shard)
+    if shard_samples is not None and (isinstance(shard_samples, bool) or not isinstance(shard_samples, (int, np.integer))
+                                      or shard_samples < 1):
+        raise ValueError(f"shard_samples must be a positive integer, got {shard_samples!r}")
+    shard_bytes = parse_size(shard_bytes)
     note_list = _check_list("notes", list(notes), 0, 127)
     vel_list = _check_list("velocities", list(velocities), 1, 127)
 
@@ -341,9 +391,10 @@ def sweep(
     outputs: list[Path] = []
     if shard_n > 1:
         outputs += exports.write_metadata(ordered, out, f"metadata-{shard_i}of{shard_n}")
-    if webdataset:
-        outputs += exports.write_webdataset(ordered, out, f"dx7-{shard_i:04d}of{shard_n:04d}")
     del ordered
+    if webdataset:
+        outputs += exports.write_webdataset(_tar_records(state, journal_path, out, fmt), out,
+                                            f"dx7-{shard_i:04d}of{shard_n:04d}", shard_samples, shard_bytes)
     # combined outputs need the whole grid: written by a run that sees every file finished. They
     # cover every finished file in the folder (NSynth loaders expect each audio/*.wav in examples.json).
     everything = _journal(state)

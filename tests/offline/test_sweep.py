@@ -155,7 +155,7 @@ def test_sfz_maps_keys_and_velocities(tmp_path):
 
 
 def test_webdataset_shards(tmp_path):
-    run_sweep(tmp_path, webdataset=True)
+    run_sweep(tmp_path, webdataset=True, shard_samples=1000)
     tars = sorted((tmp_path / "webdataset").glob("*.tar"))
     assert len(tars) == 1
     with tarfile.open(tars[0]) as t:
@@ -170,7 +170,7 @@ def test_webdataset_shards(tmp_path):
             assert data == (tmp_path / meta["file"]).read_bytes()
     # a rerun finds the shard complete and leaves it alone
     before = tars[0].stat().st_mtime_ns
-    assert run_sweep(tmp_path, webdataset=True).rendered == 0
+    assert run_sweep(tmp_path, webdataset=True, shard_samples=1000).rendered == 0
     assert tars[0].stat().st_mtime_ns == before
 
 
