@@ -79,6 +79,7 @@ def test_the_sfz_files_are_plain_and_portable(library):
         text = sfz_of(library, voice).read_text()
         assert "default_path" not in text and "amp_veltrack=100" in text and "amp_velcurve_" in text
         assert "ampeg_release=0.05\n" not in text
+        assert str(library) not in text and "/work/" not in text  # no absolute local paths
         for line in text.splitlines():
             if line.startswith("<region>"):
                 sample = line.split("sample=")[1].split()[0]
