@@ -74,6 +74,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="samples per WebDataset tar (default: 1/16 of this run's samples, at most 1000)")
     p.add_argument("--shard-bytes", metavar="SIZE",
                    help="largest WebDataset tar, e.g. 256M or 1G (K/M/G = powers of 1024; default 256M)")
+    p.add_argument("--keep-duplicates", action="store_true",
+                   help="also record voices that repeat an earlier voice's sound under another name (default: skip them)")
     p.add_argument("--batch-size", type=int, default=64, help="notes per native batch (default 64)")
     p.add_argument("--threads", type=int, default=0, help="render threads (default 0 = all cores)")
     p.add_argument("--progress", action="store_true", default=None, help="show a progress bar even when not a TTY")
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             args.patches, args.out, voices=args.voices, notes=args.notes, velocities=args.velocities,
             hold=args.hold, release=args.release, sample_rate=args.sample_rate, format=args.format,
             bits=args.bits, nsynth=args.nsynth, sfz=args.sfz, webdataset=args.webdataset, shard=args.shard,
-            shard_samples=args.shard_samples, shard_bytes=args.shard_bytes, batch_size=args.batch_size,
+            shard_samples=args.shard_samples, shard_bytes=args.shard_bytes,
+            keep_duplicates=args.keep_duplicates, batch_size=args.batch_size,
             threads=args.threads, progress=args.progress,
         )
     except (ValueError, OSError) as exc:
@@ -97,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"sweep: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if result.duplicates:
+        print(f"sweep: {len(result.duplicates)} voices skipped as duplicates of an earlier voice's sound "
+              f"(--keep-duplicates records them)", file=sys.stderr)
     print(f"sweep: {result.rendered} files rendered, {result.skipped} already done, "
           f"{result.total} in this run -> {result.out_dir}", file=sys.stderr)
     return EXIT_OK

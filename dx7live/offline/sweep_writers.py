@@ -132,9 +132,107 @@ def _ranges(values: Sequence[int], lo: int, hi: int, midpoint: bool) -> list[tup
     return out
 
 
+def _velocity_levels(recs: Sequence[dict[str, Any]]) -> dict[tuple[int, int], float]:
+    """Held loudness (dB) of each recorded (note, velocity)."""
+    return {(int(r["note"]), int(r["velocity"])): float(r["loudness_db"]) for r in recs}
+
+
+# The DX7's velocity response (native/tables.cpp, §5.2): an operator's attenuation is linear in
+# VEL_SCALE[MIDI_VEL[velocity >> 2] >> 2] (so the level in dB is, for the carriers).
+_MIDI_VEL = [110, 100, 90, 85, 80, 75, 70, 65, 58, 54, 50, 46, 42, 38, 34, 30, 28, 26, 24, 22, 20, 18, 16,
+             14, 12, 10, 8, 6, 4, 2, 1, 0]
+_VEL_SCALE = [0, 4, 12, 21, 30, 40, 46, 52, 58, 64, 70, 76, 82, 88, 94, 100, 103, 106, 109, 112, 114, 116,
+              118, 120, 122, 124, 126, 128, 130, 131, 132, 133]
+
+
+def _velocity_coordinate(velocity: int) -> float:
+    """A coordinate in which the DX7's level (dB) is linear: minus its velocity attenuation."""
+    return -float(_VEL_SCALE[_MIDI_VEL[(int(velocity) & 127) >> 2] >> 2])
+
+
+def velocity_curve(levels: dict[int, float], vels: Sequence[int], velocity: int, lo: int, hi: int
+                   ) -> list[tuple[int, float]]:
+    """``amp_velcurve_N`` points (every velocity of the layer ``lo..hi`` recorded at ``velocity``):
+    the gain (0..1) that brings the recorded level to the synth's level at that velocity. The
+    synth's level is interpolated between the recorded velocities' levels (dB) linearly in the
+    DX7's own velocity coordinate (its attenuation table: steps of 4 velocities), and extrapolated
+    below the lowest recorded velocity with the slope above it. So a sampler plays velocity 64 at
+    the synth's level for 64, not at the recorded 75's level scaled by the sampler's default
+    square-law velocity curve."""
+    v = sorted(vels)
+    xs = [_velocity_coordinate(x) for x in v]
+    lv = [levels[x] for x in v]
+
+    def level(vel: int) -> float:
+        x = _velocity_coordinate(vel)
+        if len(v) == 1:
+            return lv[0]
+        if x <= xs[0]:
+            slope = (lv[1] - lv[0]) / (xs[1] - xs[0]) if xs[1] != xs[0] else 0.0
+            return lv[0] - (xs[0] - x) * max(0.0, slope)
+        for i in range(1, len(v)):
+            if x <= xs[i]:
+                t = (x - xs[i - 1]) / (xs[i] - xs[i - 1]) if xs[i] != xs[i - 1] else 1.0
+                return lv[i - 1] + t * (lv[i] - lv[i - 1])
+        return lv[-1]
+
+    ref = levels[velocity]
+    return [(x, min(1.0, max(0.0, 10.0 ** ((level(x) - ref) / 20.0)))) for x in range(lo, hi + 1)]
+
+
+def _read_audio(path: Path) -> tuple[Any, float]:
+    if path.suffix.lower() == ".flac":
+        import soundfile
+
+        a, sr = soundfile.read(str(path), dtype="float32", always_2d=False)
+        return a, float(sr)
+    from dx7live._io import read_wav
+
+    a, sr = read_wav(path)
+    return a, float(sr)
+
+
+def release_time(path: Path, hold: float, release: float) -> float:
+    """The ``ampeg_release`` that follows a recorded note's release: seconds for it to fall 90 dB
+    after note-off (the DX7's release is a straight line in dB: its slope is measured over the
+    first 40 dB of the fall, 10 ms RMS frames), at most the recorded ``release`` (the sample
+    holds no more)."""
+    import numpy as np
+
+    try:
+        a, sr = _read_audio(path)
+    except Exception:  # unreadable (wave.Error, soundfile's errors, ...): assume the whole release
+        return float(release)
+    a = np.asarray(a, dtype=np.float64).ravel()
+    frame = max(1, int(round(0.01 * sr)))
+    off = int(round(hold * sr))
+    if off < frame or off >= a.size:
+        return float(release)
+    ref = float(np.sqrt(np.mean(a[off - frame:off] ** 2)))
+    tail = a[off:]
+    n = tail.size // frame
+    if ref <= 0.0 or n == 0:
+        return float(release)
+    rms = np.sqrt(np.mean(tail[:n * frame].reshape(n, frame) ** 2, axis=1))
+    drop = 20.0 * np.log10(ref / np.maximum(rms, 1e-12))
+    below = np.flatnonzero(drop >= 40.0)
+    k = int(below[0]) if below.size else n - 1
+    t = (k + 1) * frame / sr
+    if drop[k] <= 0.0:
+        return float(release)  # no fall at all (a drone): the whole recorded tail
+    return float(min(max(90.0 * t / float(drop[k]), 0.01), release))
+
+
 def write_sfz(records: Sequence[dict[str, Any]], out_dir: Path, audio_dir: str = "audio") -> list[Path]:
     """One SFZ instrument per voice in ``sfz/``, its regions mapping the recorded notes and
-    velocities to key and velocity ranges that together cover 0..127 x 1..127."""
+    velocities to key and velocity ranges that together cover 0..127 x 1..127.
+
+    Played in a sampler (sfizz, ...) it follows the synth: each velocity layer's
+    ``amp_velcurve_N`` points give the synth's own velocity response (the sampler's default
+    square-law velocity curve would apply velocity a second time); ``ampeg_release`` is the
+    voice's own release (:func:`release_time` of its note nearest C4 at the top velocity), so a
+    key let go before the recorded hold still rings out; sample paths are plain relative paths (``../audio/<file>``), no ``default_path``.
+    """
     paths = []
     seen: set[str] = set()
     # records come grouped by voice (the sweep's order): one voice in memory at a time
@@ -147,23 +245,29 @@ def write_sfz(records: Sequence[dict[str, Any]], out_dir: Path, audio_dir: str =
         vels = sorted({int(r["velocity"]) for r in recs})
         key_range = dict(zip(notes, _ranges(notes, 0, 127, midpoint=True)))
         vel_range = dict(zip(vels, _ranges(vels, 1, 127, midpoint=False)))
+        levels = _velocity_levels(recs)
         first = recs[0]
+        probe = min(recs, key=lambda r: (abs(int(r["note"]) - 60), -int(r["velocity"])))
+        rel_s = release_time(out_dir / probe["file"], float(probe["hold"]), float(probe["release"]))
         lines = [
             f"// {first['voice_name']} (voice {first['voice_number']}, {first['voice_hash']})",
             f"// from {first['bank_source']}, recorded by dx7live {first['engine_version']}: "
             f"hold {first['hold']} s, release {first['release']} s, {first['sample_rate']:g} Hz",
-            "<control>",
-            f"default_path=../{audio_dir}/",
             "<global>",
             "loop_mode=no_loop",
-            "ampeg_release=0.05",
+            "amp_veltrack=100",
+            f"ampeg_release={rel_s:.3f}",
             "",
         ]
         for r in sorted(recs, key=lambda r: (int(r["velocity"]), int(r["note"]))):
-            lk, hk = key_range[int(r["note"])]
-            lv, hv = vel_range[int(r["velocity"])]
-            lines.append(f"<region> sample={Path(r['file']).name} pitch_keycenter={int(r['note'])} "
-                         f"lokey={lk} hikey={hk} lovel={lv} hivel={hv}")
+            note, vel = int(r["note"]), int(r["velocity"])
+            lk, hk = key_range[note]
+            lv, hv = vel_range[vel]
+            row = {v: levels[(note, v)] for v in vels if (note, v) in levels}
+            curve = " ".join(f"amp_velcurve_{x}={g:.4f}" for x, g in
+                             velocity_curve(row, sorted(row), vel, lv, hv)) if len(row) == len(vels) else ""
+            lines.append(f"<region> sample=../{audio_dir}/{Path(r['file']).name} pitch_keycenter={note} "
+                         f"lokey={lk} hikey={hk} lovel={lv} hivel={hv}" + (f" {curve}" if curve else ""))
         path = out_dir / "sfz" / f"{inst}.sfz"
         atomic_write(path, ("\n".join(lines) + "\n").encode())
         paths.append(path)

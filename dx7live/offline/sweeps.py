@@ -63,6 +63,7 @@ class SweepResult:
     skipped: int                     # already finished by an earlier run
     outputs: list[Path] = field(default_factory=list)
     complete: bool = False           # every file of the whole grid (all shards) exists
+    duplicates: list[int] = field(default_factory=list)  # voice numbers skipped: the same sound as an earlier one
 
 
 def _parse_shard(shard: Union[str, tuple[int, int], None]) -> tuple[int, int]:
@@ -190,6 +191,26 @@ class _Records(Sequence[dict]):
         return (json.loads(line) for line in self.lines)
 
 
+def portable_source(source: str, patches: Any) -> str:
+    """A ``bank_source`` ("file#position") with no local absolute path: relative to the patch
+    directory it came from when ``patches`` is a directory holding it, else the file's base name."""
+    path, sep, pos = str(source).rpartition("#")
+    if not sep:
+        path, pos = str(source), ""
+    if not os.path.isabs(path):
+        return str(source)
+    rel = None
+    if isinstance(patches, (str, os.PathLike)) and Path(patches).is_dir():
+        try:
+            rel = Path(os.path.relpath(path, Path(patches).resolve()))
+        except ValueError:  # another drive
+            rel = None
+        if rel is not None and rel.parts and rel.parts[0] == "..":
+            rel = None
+    name = rel.as_posix() if rel is not None else Path(path).name
+    return f"{name}{sep}{pos}"
+
+
 def _grid_order(key: str) -> tuple[int, int, int]:
     """(voice number, velocity, note) from a note string ``dx7_<voice>_<name>-<note>-<velocity>``."""
     return int(key.split("_", 2)[1]), int(key[-3:]), int(key[-7:-4])
@@ -213,6 +234,7 @@ def sweep(
     shard: Union[str, tuple[int, int], None] = None,
     shard_samples: Optional[int] = None,
     shard_bytes: Union[int, str, None] = None,
+    keep_duplicates: bool = False,
     batch_size: int = 64,
     threads: int = 0,
     progress: Optional[bool] = None,
@@ -230,7 +252,13 @@ def sweep(
         shard_samples, shard_bytes: samples per WebDataset tar, and the most bytes one tar may
             take (an int or "256M"); default: 1/16 of the run's samples, at most 1,000 per tar and
             256 MiB (see :func:`dx7live.exports.plan_shards`).
+        keep_duplicates: also record voices whose 145 sound parameters repeat an earlier voice of
+            the selection (by default they are skipped, as :class:`dx7live.DX7Dataset` drops them;
+            ``SweepResult.duplicates`` lists them).
         progress: show a progress bar on stderr (default: when stderr is a terminal).
+
+    Metadata is portable: ``bank_source`` holds no local absolute path (see
+    :func:`portable_source`) and a whole-number ``sample_rate`` is an integer.
     """
     out = Path(out_dir)
     sr = check_sample_rate(sample_rate)
@@ -266,6 +294,17 @@ def sweep(
     from dx7live.patch.voice import vced_hashes
 
     hashes = vced_hashes(vced, include_name=False)
+    duplicates: list[int] = []
+    if not keep_duplicates:
+        seen_sounds: set[str] = set()
+        unique = []
+        for v in numbers:
+            if hashes[v - 1] in seen_sounds:
+                duplicates.append(v)
+            else:
+                seen_sounds.add(hashes[v - 1])
+                unique.append(v)
+        numbers = unique
     width = max(3, len(str(vced.shape[0])))
     version = engine_version()
 
@@ -274,6 +313,8 @@ def sweep(
                 "engine_version": version,
                 # voice numbers name the files: a folder holds one set of patches
                 "patches": hashlib.blake2b(vced.tobytes(), digest_size=16).hexdigest()}
+    if keep_duplicates:  # a different grid: every run into the folder must agree (absent = skipped)
+        settings["keep_duplicates"] = True
     state = out / STATE_DIR
     settings_path = state / "settings.json"
     if out.exists() and not out.is_dir():
@@ -287,7 +328,8 @@ def sweep(
     if settings_path.exists():
         old = json.loads(settings_path.read_text())
         if old != settings:
-            diff = ", ".join(f"{k}: {old.get(k)} -> {v}" for k, v in settings.items() if old.get(k) != v)
+            diff = ", ".join(f"{k}: {old.get(k)} -> {settings.get(k)}" for k in {**old, **settings}
+                             if old.get(k) != settings.get(k))
             raise ValueError(f"{out} already holds a sweep with other settings ({diff}); use another --out")
     else:
         exports.atomic_write(settings_path, json.dumps(settings, indent=1).encode())
@@ -335,11 +377,11 @@ def sweep(
         return {
             "file": rel, "note_str": key, "note_id": (vnum * 128 + vel) * 128 + note, "instrument_str": inst,
             "voice_number": vnum, "voice_name": name, "voice_hash": hashes[vnum - 1],
-            "bank_source": sources[vnum - 1] if vnum - 1 < len(sources) else "",
+            "bank_source": portable_source(sources[vnum - 1], patches) if vnum - 1 < len(sources) else "",
             "note": note, "velocity": vel,
             "f0_hz": None if not math.isfinite(f.f0_hz) else round(f.f0_hz, 4),
             "f0_confidence": f.confidence, "f0_kind": f.kind,
-            "sample_rate": sr, "hold": float(hold), "release": float(release),
+            "sample_rate": int(sr) if float(sr).is_integer() else sr, "hold": float(hold), "release": float(release),
             "peak": round(stats["peak"], 6), "rms": round(stats["rms"], 6),
             "loudness_db": round(stats["loudness_db"], 2),
             "engine_version": version, "format": fmt, "bits": bits,
@@ -411,4 +453,4 @@ def sweep(
     elif nsynth or sfz:
         print(f"sweep: shard {shard_i}/{shard_n} done; examples.json/SFZ are written once every shard has "
               f"finished (rerun without --shard to collect)", file=sys.stderr)
-    return SweepResult(out, len(mine), rendered, skipped, outputs, complete)
+    return SweepResult(out, len(mine), rendered, skipped, outputs, complete, duplicates)
